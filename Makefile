@@ -1,0 +1,48 @@
+# Countersign — thin wrappers; CI calls these too.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint typecheck importlint pytest bench bench-core schema openapi clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	COUNTERSIGN_DEV=$${COUNTERSIGN_DEV:-1} $(BIN)/countersign serve --dev
+
+lint: $(STAMP)
+	$(BIN)/ruff check app tests bench
+	$(BIN)/ruff format --check app tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict app
+
+importlint: $(STAMP)
+	$(BIN)/lint-imports
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+test: lint typecheck importlint pytest
+
+bench-core: $(STAMP)
+	$(BIN)/python -m bench.core
+
+bench: bench-core
+
+schema: $(STAMP)
+	$(BIN)/countersign policy schema --write policy_rules/schema.json
+
+openapi: $(STAMP)
+	$(BIN)/python -m app.web --openapi > openapi/openapi.json
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache var

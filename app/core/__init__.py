@@ -1,0 +1,1 @@
+"""The pure core: policy language, evaluation, reason codes. No I/O, no clock, no environment."""

@@ -1,0 +1,115 @@
+"""The compiled policy model: immutable values built once at load time, read on every request."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import Enum
+
+from app.core.context import Identity
+from app.core.selectors.base import Rule
+
+
+class Action(Enum):
+    """What a matching policy does."""
+
+    ALLOW = "allow"
+    BLOCK = "block"
+    BYPASS = "bypass"
+
+
+@dataclass(frozen=True, slots=True)
+class Justification:
+    """A purpose the user must state; recorded, and valid for `session_duration`."""
+
+    prompt: str
+    min_length: int
+    max_length: int
+    pattern: re.Pattern[str] | None
+    session_duration: timedelta
+
+    def problem_with(self, text: str) -> str | None:
+        """Why `text` is not an acceptable justification, or None when it is."""
+        stripped = text.strip()
+        if any(ord(c) < 32 and c not in "\n\t" or ord(c) == 127 for c in text):
+            return "justification-control-characters"
+        if len(stripped) < self.min_length:
+            return "justification-too-short"
+        if len(stripped) > self.max_length:
+            return "justification-too-long"
+        if self.pattern is not None and not self.pattern.search(stripped):
+            return "justification-pattern-mismatch"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Approver:
+    """Who may approve: everyone in a group, or one email. `required` counts per group."""
+
+    kind: str  # "group" | "email"
+    value: str
+    required: int = 0
+
+    def covers(self, identity: Identity) -> bool:
+        """Whether this entry makes `identity` an approver."""
+        if self.kind == "email":
+            return identity.email == self.value
+        return self.value in identity.groups
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """A second opinion: N of M distinct approvers, for at most `max_duration`."""
+
+    approvers: tuple[Approver, ...]
+    approvals_required: int
+    default_duration: timedelta
+    max_duration: timedelta
+    pending_ttl: timedelta
+
+    def is_approver(self, identity: Identity) -> bool:
+        """Whether `identity` is listed (self-approval is refused elsewhere)."""
+        return any(a.covers(identity) for a in self.approvers)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """One policy of an application, in the order written."""
+
+    name: str
+    index: int
+    action: Action
+    include: tuple[Rule, ...]
+    require: tuple[Rule, ...]
+    exclude: tuple[Rule, ...]
+    justification: Justification | None = None
+    approval: Approval | None = None
+
+    @property
+    def needs_grant_state(self) -> bool:
+        """Whether deciding under this policy needs the grant store."""
+        return self.action is Action.ALLOW and (
+            self.approval is not None or self.justification is not None
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Application:
+    """A protected application: where it lives and the policies that guard it."""
+
+    id: str
+    name: str
+    hosts: tuple[str, ...]
+    paths: tuple[str, ...]
+    policies: tuple[Policy, ...]
+    source: str
+
+    @property
+    def needs_grant_state(self) -> bool:
+        """Whether any policy of this application can need the grant store."""
+        return any(p.needs_grant_state for p in self.policies)
+
+    def policy_named(self, name: str) -> Policy | None:
+        """The policy with this name, if any."""
+        return next((p for p in self.policies if p.name == name), None)

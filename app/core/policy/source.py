@@ -1,0 +1,124 @@
+"""YAML loading that remembers where every value came from (line and column per JSON path).
+
+The resolver follows YAML 1.2 for booleans (only true/false), so `NO` stays Norway.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from app.core.policy.errors import PolicyError
+
+#: Documents larger than this are refused before parsing (a policy file is a few KB).
+MAX_SOURCE_BYTES = 1_000_000
+
+
+_Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: Alias expansion is bounded: a "billion laughs" document stops here instead of growing.
+MAX_NODES = 200_000
+
+
+class _Loader(_Base):  # type: ignore[valid-type,misc]
+    """The fastest safe loader available, with YAML 1.2 booleans."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+@dataclass(slots=True)
+class Located:
+    """A parsed document plus the position of each JSON path in it."""
+
+    file: str
+    value: Any
+    positions: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def error(self, path: str, code: str, message: str) -> PolicyError:
+        """An error at `path`, or at its nearest located parent."""
+        probe = path
+        while probe not in self.positions and probe not in ("$", ""):
+            cut = max(probe.rfind("."), probe.rfind("["))
+            probe = probe[:cut] if cut > 0 else "$"
+        line, column = self.positions.get(probe, (0, 0))
+        return PolicyError(self.file, line, column, path, code, message)
+
+
+def load_located(file: str, text: str) -> tuple[Located | None, list[PolicyError]]:
+    """Parse one YAML document. Returns the located value, or None and the syntax errors."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_SOURCE_BYTES:
+        return None, [PolicyError(file, 1, 1, "$", "yaml.too_large", "file is larger than 1 MB")]
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, [PolicyError(file, 1, 1, "$", "yaml.empty", "file is empty")]
+        located = Located(file, None)
+        errors: list[PolicyError] = []
+        located.value = _convert(loader, node, "$", located, errors)
+        return located, errors
+    except _TooComplex:
+        return None, [
+            PolicyError(file, 1, 1, "$", "yaml.too_complex", "too many nodes (aliases expand too far)")
+        ]
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        problem = exc.problem or exc.context or "invalid YAML"
+        return None, [PolicyError(file, line, column, "$", "yaml.syntax", f"YAML syntax: {problem}")]
+    except yaml.YAMLError as exc:  # reader errors (bad characters) carry no mark
+        return None, [PolicyError(file, 1, 1, "$", "yaml.syntax", f"YAML syntax: {exc}")]
+    finally:
+        loader.dispose()
+
+
+class _TooComplex(Exception):
+    pass
+
+
+def _convert(
+    loader: _Loader, node: yaml.Node, path: str, located: Located, errors: list[PolicyError]
+) -> Any:
+    if len(located.positions) > MAX_NODES:
+        raise _TooComplex
+    located.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                errors.append(
+                    PolicyError(
+                        located.file, key_node.start_mark.line + 1, key_node.start_mark.column + 1,
+                        path, "yaml.bad_key", f"keys must be strings, got '{key}'",
+                    )
+                )
+                continue
+            child = f"{path}.{key}"
+            if key in out:
+                errors.append(
+                    PolicyError(
+                        located.file, key_node.start_mark.line + 1, key_node.start_mark.column + 1,
+                        child, "yaml.duplicate_key", f"key '{key}' appears twice",
+                    )
+                )
+                continue
+            out[key] = _convert(loader, value_node, child, located, errors)
+            # point errors about a key at the key itself, values at the value
+            located.positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            _convert(loader, item, f"{path}[{i}]", located, errors)
+            for i, item in enumerate(node.value)
+        ]
+    return loader.construct_object(node, deep=True)
