@@ -11,7 +11,6 @@ from typing import Any
 IPAddress = IPv4Address | IPv6Address
 
 
-
 def _no_claims() -> Mapping[str, Any]:
     return MappingProxyType({})
 

@@ -25,10 +25,17 @@ def parse_duration(text: str, *, allow_iso: bool = False) -> timedelta:
     match = _SHORT.match(text)
     if match:
         seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    elif allow_iso and (iso := _ISO.match(text)) and text not in ("P", "PT") and not text.endswith("T"):
+    elif (
+        allow_iso
+        and (iso := _ISO.match(text))
+        and text not in ("P", "PT")
+        and not text.endswith("T")
+    ):
         parts = {k: int(v) for k, v in iso.groupdict().items() if v}
         seconds = (
-            parts.get("d", 0) * 86400 + parts.get("h", 0) * 3600 + parts.get("m", 0) * 60
+            parts.get("d", 0) * 86400
+            + parts.get("h", 0) * 3600
+            + parts.get("m", 0) * 60
             + parts.get("s", 0)
         )
     else:

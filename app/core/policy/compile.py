@@ -19,12 +19,27 @@ from app.core.selectors import REGISTRY, Rule, SelectorError
 APP_KEYS = ("application", "policies")
 APPLICATION_KEYS = ("id", "name", "hosts", "paths", "description")
 POLICY_KEYS = ("name", "action", "include", "require", "exclude", "justification", "approval")
-JUSTIFICATION_KEYS = ("required", "prompt", "min_length", "max_length", "pattern", "session_duration")
-APPROVAL_KEYS = ("approvers", "approvals_required", "default_duration", "max_duration", "pending_ttl")
+JUSTIFICATION_KEYS = (
+    "required",
+    "prompt",
+    "min_length",
+    "max_length",
+    "pattern",
+    "session_duration",
+)
+APPROVAL_KEYS = (
+    "approvers",
+    "approvals_required",
+    "default_duration",
+    "max_duration",
+    "pending_ttl",
+)
 APPROVER_KEYS = ("group", "email", "required")
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_HOST = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_HOST = re.compile(
+    r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+)
 
 DEFAULT_PROMPT = "Why do you need access?"
 DEFAULT_MIN_LENGTH = 10
@@ -59,10 +74,13 @@ def compile_policy_set(sources: Sequence[Source]) -> PolicySet:
         if app is None:
             continue
         if app.id in first_seen:
-            errors.append(located.error(
-                "$.application.id", "policy.duplicate_application",
-                f"application id '{app.id}' is already used by {first_seen[app.id]}",
-            ))
+            errors.append(
+                located.error(
+                    "$.application.id",
+                    "policy.duplicate_application",
+                    f"application id '{app.id}' is already used by {first_seen[app.id]}",
+                )
+            )
             continue
         first_seen[app.id] = source.file
         clash = False
@@ -71,10 +89,13 @@ def compile_policy_set(sources: Sequence[Source]) -> PolicySet:
                 owner = routes.get((host, path))
                 if owner is not None:
                     clash = True
-                    errors.append(located.error(
-                        "$.application.hosts", "policy.conflicting_route",
-                        f"{host}{path} is already claimed by application '{owner}'",
-                    ))
+                    errors.append(
+                        located.error(
+                            "$.application.hosts",
+                            "policy.conflicting_route",
+                            f"{host}{path} is already claimed by application '{owner}'",
+                        )
+                    )
                 routes.setdefault((host, path), app.id)
         if not clash:
             apps.append(app)
@@ -103,7 +124,8 @@ class _Checker:
         for key in value:
             if key not in keys:
                 self.fail(
-                    f"{path}.{key}", "policy.unknown_key",
+                    f"{path}.{key}",
+                    "policy.unknown_key",
                     f"unknown key '{key}' in {what}{did_you_mean(key, keys)}",
                 )
         return value
@@ -122,7 +144,9 @@ class _Checker:
 
     def integer(self, value: Any, path: str, what: str, *, low: int, high: int) -> int | None:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            self.fail(path, "policy.bad_value", f"{what} must be a whole number from {low} to {high}")
+            self.fail(
+                path, "policy.bad_value", f"{what} must be a whole number from {low} to {high}"
+            )
             return None
         return value
 
@@ -139,12 +163,23 @@ class _Checker:
     def application(self) -> Application | None:
         root = self.doc.value
         if not isinstance(root, dict):
-            self.fail("$", "yaml.not_a_mapping", "a policy file must be a mapping with "
-                      "'application' and 'policies'")
+            self.fail(
+                "$",
+                "yaml.not_a_mapping",
+                "a policy file must be a mapping with 'application' and 'policies'",
+            )
             return None
         self.mapping(root, "$", APP_KEYS, "a policy file")
-        meta = self.mapping(self.required(root, "application", "$", "a policy file"),
-                            "$.application", APPLICATION_KEYS, "application") if "application" in root else {}
+        meta = (
+            self.mapping(
+                self.required(root, "application", "$", "a policy file"),
+                "$.application",
+                APPLICATION_KEYS,
+                "application",
+            )
+            if "application" in root
+            else {}
+        )
         app_id = self._app_id(meta)
         name = meta.get("name", app_id)
         if "name" in meta:
@@ -162,8 +197,11 @@ class _Checker:
                     policy = self._policy(raw, f"$.policies[{i}]", i)
                     if policy is not None:
                         if policy.name in names:
-                            self.fail(f"$.policies[{i}].name", "policy.duplicate_policy",
-                                      f"policy name '{policy.name}' is used twice")
+                            self.fail(
+                                f"$.policies[{i}].name",
+                                "policy.duplicate_policy",
+                                f"policy name '{policy.name}' is used twice",
+                            )
                         names.add(policy.name)
                         policies.append(policy)
         if not self.ok or app_id is None or not isinstance(name, str):
@@ -175,9 +213,12 @@ class _Checker:
         if raw is None:
             return None
         if not isinstance(raw, str) or not _ID.match(raw):
-            self.fail("$.application.id", "policy.bad_id",
-                      "id must be 1-63 lower-case letters, digits, '-' or '_', starting with a "
-                      "letter or digit")
+            self.fail(
+                "$.application.id",
+                "policy.bad_id",
+                "id must be 1-63 lower-case letters, digits, '-' or '_', starting with a "
+                "letter or digit",
+            )
             return None
         return raw
 
@@ -191,10 +232,17 @@ class _Checker:
         hosts: list[str] = []
         for i, host in enumerate(raw):
             path = f"$.application.hosts[{i}]"
-            if not isinstance(host, str) or not _HOST.match(host.lower().rstrip(".")) or len(host) > 253:
-                self.fail(path, "policy.bad_host",
-                          f"'{host}' is not a host name; use 'app.example.com' or '*.example.com' "
-                          "(no scheme, port or path)")
+            if (
+                not isinstance(host, str)
+                or not _HOST.match(host.lower().rstrip("."))
+                or len(host) > 253
+            ):
+                self.fail(
+                    path,
+                    "policy.bad_host",
+                    f"'{host}' is not a host name; use 'app.example.com' or '*.example.com' "
+                    "(no scheme, port or path)",
+                )
                 continue
             hosts.append(host.lower().rstrip("."))
         if len(set(hosts)) != len(hosts):
@@ -209,10 +257,17 @@ class _Checker:
         paths: list[str] = []
         for i, item in enumerate(raw):
             path = f"$.application.paths[{i}]"
-            if not isinstance(item, str) or not item.startswith("/") or any(c in item for c in "?#*"):
-                self.fail(path, "policy.bad_path",
-                          f"'{item}' is not a path prefix; it must start with '/' and hold no "
-                          "query, fragment or wildcard")
+            if (
+                not isinstance(item, str)
+                or not item.startswith("/")
+                or any(c in item for c in "?#*")
+            ):
+                self.fail(
+                    path,
+                    "policy.bad_path",
+                    f"'{item}' is not a path prefix; it must start with '/' and hold no "
+                    "query, fragment or wildcard",
+                )
                 continue
             try:
                 normal = normalize_path(item)
@@ -222,8 +277,9 @@ class _Checker:
             if normal != "/" and normal.endswith("/"):
                 normal = normal.rstrip("/")
             if normal != item.rstrip("/") and item != "/":
-                self.fail(path, "policy.bad_path",
-                          f"'{item}' is not in normal form; write '{normal}'")
+                self.fail(
+                    path, "policy.bad_path", f"'{item}' is not in normal form; write '{normal}'"
+                )
                 continue
             paths.append(normal)
         if len(set(paths)) != len(paths):
@@ -234,10 +290,7 @@ class _Checker:
         before = self.ok
         self.ok = True
         body = self.mapping(raw, path, POLICY_KEYS, "a policy")
-        if not body:
-            result = None
-        else:
-            result = self._policy_body(body, path, index)
+        result = self._policy_body(body, path, index) if body else None
         self.ok = before and self.ok
         return result
 
@@ -252,9 +305,12 @@ class _Checker:
                 action = Action(action_raw)
             except ValueError:
                 choices = [a.value for a in Action]
-                self.fail(f"{path}.action", "policy.bad_action",
-                          f"unknown action '{action_raw}'{did_you_mean(str(action_raw), choices)}; "
-                          "use allow, block or bypass")
+                self.fail(
+                    f"{path}.action",
+                    "policy.bad_action",
+                    f"unknown action '{action_raw}'{did_you_mean(str(action_raw), choices)}; "
+                    "use allow, block or bypass",
+                )
         include = self._rules(body.get("include"), f"{path}.include", required=True)
         require = self._rules(body.get("require"), f"{path}.require", required=False)
         exclude = self._rules(body.get("exclude"), f"{path}.exclude", required=False)
@@ -266,8 +322,11 @@ class _Checker:
         if action is not None and action is not Action.ALLOW:
             for key in ("justification", "approval"):
                 if key in body:
-                    self.fail(f"{path}.{key}", "policy.action_conflict",
-                              f"'{key}' only applies to allow policies, not {action.value}")
+                    self.fail(
+                        f"{path}.{key}",
+                        "policy.action_conflict",
+                        f"'{key}' only applies to allow policies, not {action.value}",
+                    )
         if not self.ok or action is None or not isinstance(name, str):
             return None
         return Policy(name, index, action, include, require, exclude, justification, approval)
@@ -275,15 +334,21 @@ class _Checker:
     def _rules(self, raw: Any, path: str, *, required: bool) -> tuple[Rule, ...]:
         if raw is None:
             if required:
-                self.fail(path, "policy.empty_include",
-                          "include may not be empty; write [{everyone: true}] to match everyone")
+                self.fail(
+                    path,
+                    "policy.empty_include",
+                    "include may not be empty; write [{everyone: true}] to match everyone",
+                )
             return ()
         if not isinstance(raw, list):
             self.fail(path, "policy.wrong_type", "expected a list of selectors")
             return ()
         if not raw and required:
-            self.fail(path, "policy.empty_include",
-                      "include may not be empty; write [{everyone: true}] to match everyone")
+            self.fail(
+                path,
+                "policy.empty_include",
+                "include may not be empty; write [{everyone: true}] to match everyone",
+            )
         rules: list[Rule] = []
         for i, item in enumerate(raw):
             rule = self._rule(item, f"{path}[{i}]")
@@ -293,14 +358,20 @@ class _Checker:
 
     def _rule(self, item: Any, path: str) -> Rule | None:
         if not isinstance(item, dict) or len(item) != 1:
-            self.fail(path, "policy.selector_shape",
-                      "a selector is a mapping with exactly one key, e.g. {group: sre}")
+            self.fail(
+                path,
+                "policy.selector_shape",
+                "a selector is a mapping with exactly one key, e.g. {group: sre}",
+            )
             return None
         ((kind_name, value),) = item.items()
         kind = REGISTRY.get(kind_name)
         if kind is None:
-            self.fail(f"{path}.{kind_name}", "policy.unknown_selector",
-                      f"unknown selector '{kind_name}'{did_you_mean(kind_name, REGISTRY)}")
+            self.fail(
+                f"{path}.{kind_name}",
+                "policy.unknown_selector",
+                f"unknown selector '{kind_name}'{did_you_mean(kind_name, REGISTRY)}",
+            )
             return None
         try:
             return kind.compile(value)
@@ -313,15 +384,28 @@ class _Checker:
         if not body:
             return None
         if body.get("required", True) is not True:
-            self.fail(f"{path}.required", "policy.bad_value",
-                      "required must be true; remove the justification block to turn it off")
+            self.fail(
+                f"{path}.required",
+                "policy.bad_value",
+                "required must be true; remove the justification block to turn it off",
+            )
         prompt = DEFAULT_PROMPT
         if "prompt" in body:
             prompt = self.string(body["prompt"], f"{path}.prompt", "the prompt") or DEFAULT_PROMPT
-        min_length = self.integer(body.get("min_length", DEFAULT_MIN_LENGTH), f"{path}.min_length",
-                                  "min_length", low=1, high=1000)
-        max_length = self.integer(body.get("max_length", DEFAULT_MAX_LENGTH), f"{path}.max_length",
-                                  "max_length", low=1, high=HARD_MAX_LENGTH)
+        min_length = self.integer(
+            body.get("min_length", DEFAULT_MIN_LENGTH),
+            f"{path}.min_length",
+            "min_length",
+            low=1,
+            high=1000,
+        )
+        max_length = self.integer(
+            body.get("max_length", DEFAULT_MAX_LENGTH),
+            f"{path}.max_length",
+            "max_length",
+            low=1,
+            high=HARD_MAX_LENGTH,
+        )
         if min_length and max_length and min_length > max_length:
             self.fail(f"{path}.min_length", "policy.bad_value", "min_length is above max_length")
         pattern = None
@@ -331,8 +415,14 @@ class _Checker:
                 try:
                     pattern = re.compile(text)
                 except re.error as exc:
-                    self.fail(f"{path}.pattern", "policy.bad_pattern", f"invalid regular expression: {exc}")
-        session = self.duration(body.get("session_duration"), f"{path}.session_duration", DEFAULT_SESSION)
+                    self.fail(
+                        f"{path}.pattern",
+                        "policy.bad_pattern",
+                        f"invalid regular expression: {exc}",
+                    )
+        session = self.duration(
+            body.get("session_duration"), f"{path}.session_duration", DEFAULT_SESSION
+        )
         if session is None or min_length is None or max_length is None:
             return None
         return Justification(prompt, min_length, max_length, pattern, session)
@@ -341,28 +431,57 @@ class _Checker:
         body = self.mapping(raw, path, APPROVAL_KEYS, "approval")
         if not body:
             return None
-        approvers = self._approvers(self.required(body, "approvers", path, "approval"), f"{path}.approvers")
-        needed = self.integer(body.get("approvals_required", 1), f"{path}.approvals_required",
-                              "approvals_required", low=1, high=100)
-        default = self.duration(body.get("default_duration"), f"{path}.default_duration", DEFAULT_GRANT)
-        maximum = self.duration(body.get("max_duration"), f"{path}.max_duration",
-                                default if default is not None else DEFAULT_GRANT)
-        pending_ttl = self.duration(body.get("pending_ttl"), f"{path}.pending_ttl", DEFAULT_PENDING_TTL)
+        approvers = self._approvers(
+            self.required(body, "approvers", path, "approval"), f"{path}.approvers"
+        )
+        needed = self.integer(
+            body.get("approvals_required", 1),
+            f"{path}.approvals_required",
+            "approvals_required",
+            low=1,
+            high=100,
+        )
+        default = self.duration(
+            body.get("default_duration"), f"{path}.default_duration", DEFAULT_GRANT
+        )
+        maximum = self.duration(
+            body.get("max_duration"),
+            f"{path}.max_duration",
+            default if default is not None else DEFAULT_GRANT,
+        )
+        pending_ttl = self.duration(
+            body.get("pending_ttl"), f"{path}.pending_ttl", DEFAULT_PENDING_TTL
+        )
         if default is not None and maximum is not None and default > maximum:
-            self.fail(f"{path}.default_duration", "policy.duration_order",
-                      "default_duration is longer than max_duration")
+            self.fail(
+                f"{path}.default_duration",
+                "policy.duration_order",
+                "default_duration is longer than max_duration",
+            )
         if needed is not None and approvers:
             has_group = any(a.kind == "group" for a in approvers)
             emails = len({a.value for a in approvers if a.kind == "email"})
             if not has_group and needed > emails:
-                self.fail(f"{path}.approvals_required", "policy.approvals_exceed_approvers",
-                          f"approvals_required is {needed} but only {emails} approver(s) can approve")
+                self.fail(
+                    f"{path}.approvals_required",
+                    "policy.approvals_exceed_approvers",
+                    f"approvals_required is {needed} but only {emails} approver(s) can approve",
+                )
             per_group = sum(a.required for a in approvers)
             if per_group > needed:
-                self.fail(f"{path}.approvals_required", "policy.approvals_exceed_approvers",
-                          f"the approver groups require {per_group} approvals in all, more than "
-                          f"approvals_required ({needed})")
-        if not approvers or needed is None or default is None or maximum is None or pending_ttl is None:
+                self.fail(
+                    f"{path}.approvals_required",
+                    "policy.approvals_exceed_approvers",
+                    f"the approver groups require {per_group} approvals in all, more than "
+                    f"approvals_required ({needed})",
+                )
+        if (
+            not approvers
+            or needed is None
+            or default is None
+            or maximum is None
+            or pending_ttl is None
+        ):
             return None
         return Approval(approvers, needed, default, maximum, pending_ttl)
 
@@ -379,20 +498,32 @@ class _Checker:
             kinds = [k for k in ("group", "email") if k in body]
             if len(kinds) != 1:
                 if body:
-                    self.fail(at, "policy.selector_shape", "an approver is {group: NAME} or {email: ADDRESS}")
+                    self.fail(
+                        at,
+                        "policy.selector_shape",
+                        "an approver is {group: NAME} or {email: ADDRESS}",
+                    )
                 continue
             kind = kinds[0]
             value = self.string(body[kind], f"{at}.{kind}", f"the approver {kind}")
             required = 0
             if "required" in body:
                 if kind != "group":
-                    self.fail(f"{at}.required", "policy.bad_value", "only a group approver takes 'required'")
-                required = self.integer(body["required"], f"{at}.required", "required", low=1, high=100) or 0
+                    self.fail(
+                        f"{at}.required",
+                        "policy.bad_value",
+                        "only a group approver takes 'required'",
+                    )
+                required = (
+                    self.integer(body["required"], f"{at}.required", "required", low=1, high=100)
+                    or 0
+                )
             if value is not None:
                 if kind == "email":
                     value = value.lower()
                     if "@" not in value:
-                        self.fail(f"{at}.email", "policy.bad_email", f"'{value}' is not an email address")
+                        self.fail(
+                            f"{at}.email", "policy.bad_email", f"'{value}' is not an email address"
+                        )
                 out.append(Approver(kind, value, required))
         return tuple(out)
-

@@ -68,32 +68,47 @@ def decide(
         return Decision(Effect.DENY, selection.reasons, explain=trace)
     if policy is None:
         if context.identity is None:
-            return Decision(Effect.UNAUTHENTICATED, (Reason.USER_UNAUTHENTICATED,), app.id,
-                            explain=trace)
+            return Decision(
+                Effect.UNAUTHENTICATED, (Reason.USER_UNAUTHENTICATED,), app.id, explain=trace
+            )
         return Decision(Effect.DENY, (Reason.NO_POLICY_MATCHED,), app.id, explain=trace)
     reasons = selection.reasons
     if policy.action is Action.BYPASS:
         return Decision(Effect.ALLOW, (Reason.POLICY_BYPASS,), app.id, policy.name, explain=trace)
     if policy.action is Action.BLOCK:
-        return Decision(Effect.DENY, (Reason.POLICY_BLOCK, *reasons), app.id, policy.name,
-                        explain=trace)
+        return Decision(
+            Effect.DENY, (Reason.POLICY_BLOCK, *reasons), app.id, policy.name, explain=trace
+        )
     if policy.approval is None and policy.justification is None:
-        return Decision(Effect.ALLOW, (Reason.POLICY_ALLOW, *reasons), app.id, policy.name,
-                        explain=trace)
+        return Decision(
+            Effect.ALLOW, (Reason.POLICY_ALLOW, *reasons), app.id, policy.name, explain=trace
+        )
     if grants is None:
-        return Decision(Effect.DENY, (Reason.GRANT_STATE_UNAVAILABLE,), app.id, policy.name,
-                        explain=trace)
+        return Decision(
+            Effect.DENY, (Reason.GRANT_STATE_UNAVAILABLE,), app.id, policy.name, explain=trace
+        )
     if policy.approval is not None:
         return _decide_approval(app, policy, reasons, grants, now, trace)
     justified = grants.justified_until
     if justified is not None and now < justified:
-        return Decision(Effect.ALLOW, (Reason.JUSTIFICATION_ACTIVE, *reasons), app.id,
-                        policy.name, grant_expires_at=justified, explain=trace)
-    return Decision(Effect.NEEDS_JUSTIFICATION, (Reason.JUSTIFICATION_REQUIRED, *reasons), app.id,
-                    policy.name, explain=trace)
+        return Decision(
+            Effect.ALLOW,
+            (Reason.JUSTIFICATION_ACTIVE, *reasons),
+            app.id,
+            policy.name,
+            grant_expires_at=justified,
+            explain=trace,
+        )
+    return Decision(
+        Effect.NEEDS_JUSTIFICATION,
+        (Reason.JUSTIFICATION_REQUIRED, *reasons),
+        app.id,
+        policy.name,
+        explain=trace,
+    )
 
 
-def _decide_approval(
+def _decide_approval(  # noqa: PLR0917  (private helper of decide, called once)
     app: Application,
     policy: Policy,
     reasons: tuple[Reason, ...],
@@ -103,14 +118,32 @@ def _decide_approval(
 ) -> Decision:
     expires = grants.grant_expires_at
     if expires is not None and now < expires:
-        return Decision(Effect.ALLOW, (Reason.GRANT_ACTIVE, *reasons), app.id, policy.name,
-                        grant_id=grants.grant_id, grant_expires_at=expires, explain=trace)
+        return Decision(
+            Effect.ALLOW,
+            (Reason.GRANT_ACTIVE, *reasons),
+            app.id,
+            policy.name,
+            grant_id=grants.grant_id,
+            grant_expires_at=expires,
+            explain=trace,
+        )
     grant_reason = Reason.GRANT_EXPIRED if expires is not None else Reason.GRANT_MISSING
     if grants.pending_request_id is not None:
-        return Decision(Effect.PENDING, (Reason.REQUEST_PENDING, grant_reason, *reasons), app.id,
-                        policy.name, pending_request_id=grants.pending_request_id, explain=trace)
-    return Decision(Effect.NEEDS_APPROVAL, (Reason.APPROVAL_REQUIRED, grant_reason, *reasons),
-                    app.id, policy.name, explain=trace)
+        return Decision(
+            Effect.PENDING,
+            (Reason.REQUEST_PENDING, grant_reason, *reasons),
+            app.id,
+            policy.name,
+            pending_request_id=grants.pending_request_id,
+            explain=trace,
+        )
+    return Decision(
+        Effect.NEEDS_APPROVAL,
+        (Reason.APPROVAL_REQUIRED, grant_reason, *reasons),
+        app.id,
+        policy.name,
+        explain=trace,
+    )
 
 
 def evaluate(
@@ -133,15 +166,16 @@ def _first_include(rules: tuple[Rule, ...], context: AccessContext, now: datetim
     return None
 
 
+# Plain loops, not any()/all() over generators: this is the hot path and they are faster.
 def _all_require(rules: tuple[Rule, ...], context: AccessContext, now: datetime) -> bool:
-    for rule in rules:
+    for rule in rules:  # noqa: SIM110
         if not rule.test(context, now):
             return False
     return True
 
 
 def _any_exclude(rules: tuple[Rule, ...], context: AccessContext, now: datetime) -> bool:
-    for rule in rules:
+    for rule in rules:  # noqa: SIM110
         if rule.test(context, now):
             return True
     return False
@@ -153,13 +187,17 @@ def _select_explained(app: Application, context: AccessContext, now: datetime) -
     chosen: Selection | None = None
     for policy in app.policies:
         if chosen is not None:
-            traces.append(PolicyTrace(policy.name, policy.action.value, False,
-                                      Reason.NOT_EVALUATED, ()))
+            traces.append(
+                PolicyTrace(policy.name, policy.action.value, False, Reason.NOT_EVALUATED, ())
+            )
             continue
         rules = tuple(
             RuleTrace(section, i, rule.text, matched, rule.ok if matched else rule.fail)
-            for section, group in (("include", policy.include), ("require", policy.require),
-                                   ("exclude", policy.exclude))
+            for section, group in (
+                ("include", policy.include),
+                ("require", policy.require),
+                ("exclude", policy.exclude),
+            )
             for i, rule in enumerate(group)
             for matched in (rule.test(context, now),)
         )

@@ -32,7 +32,7 @@ class Justification:
     def problem_with(self, text: str) -> str | None:
         """Why `text` is not an acceptable justification, or None when it is."""
         stripped = text.strip()
-        if any(ord(c) < 32 and c not in "\n\t" or ord(c) == 127 for c in text):
+        if any((ord(c) < 32 and c not in "\n\t") or ord(c) == 127 for c in text):
             return "justification-control-characters"
         if len(stripped) < self.min_length:
             return "justification-too-short"

@@ -66,22 +66,26 @@ def load_located(file: str, text: str) -> tuple[Located | None, list[PolicyError
         errors: list[PolicyError] = []
         located.value = _convert(loader, node, "$", located, errors)
         return located, errors
-    except _TooComplex:
+    except _TooComplexError:
         return None, [
-            PolicyError(file, 1, 1, "$", "yaml.too_complex", "too many nodes (aliases expand too far)")
+            PolicyError(
+                file, 1, 1, "$", "yaml.too_complex", "too many nodes (aliases expand too far)"
+            )
         ]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         problem = exc.problem or exc.context or "invalid YAML"
-        return None, [PolicyError(file, line, column, "$", "yaml.syntax", f"YAML syntax: {problem}")]
+        return None, [
+            PolicyError(file, line, column, "$", "yaml.syntax", f"YAML syntax: {problem}")
+        ]
     except yaml.YAMLError as exc:  # reader errors (bad characters) carry no mark
         return None, [PolicyError(file, 1, 1, "$", "yaml.syntax", f"YAML syntax: {exc}")]
     finally:
         loader.dispose()
 
 
-class _TooComplex(Exception):
+class _TooComplexError(Exception):
     pass
 
 
@@ -89,7 +93,7 @@ def _convert(
     loader: _Loader, node: yaml.Node, path: str, located: Located, errors: list[PolicyError]
 ) -> Any:
     if len(located.positions) > MAX_NODES:
-        raise _TooComplex
+        raise _TooComplexError
     located.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
@@ -98,8 +102,12 @@ def _convert(
             if not isinstance(key, str):
                 errors.append(
                     PolicyError(
-                        located.file, key_node.start_mark.line + 1, key_node.start_mark.column + 1,
-                        path, "yaml.bad_key", f"keys must be strings, got '{key}'",
+                        located.file,
+                        key_node.start_mark.line + 1,
+                        key_node.start_mark.column + 1,
+                        path,
+                        "yaml.bad_key",
+                        f"keys must be strings, got '{key}'",
                     )
                 )
                 continue
@@ -107,14 +115,21 @@ def _convert(
             if key in out:
                 errors.append(
                     PolicyError(
-                        located.file, key_node.start_mark.line + 1, key_node.start_mark.column + 1,
-                        child, "yaml.duplicate_key", f"key '{key}' appears twice",
+                        located.file,
+                        key_node.start_mark.line + 1,
+                        key_node.start_mark.column + 1,
+                        child,
+                        "yaml.duplicate_key",
+                        f"key '{key}' appears twice",
                     )
                 )
                 continue
             out[key] = _convert(loader, value_node, child, located, errors)
             # point errors about a key at the key itself, values at the value
-            located.positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            located.positions[child] = (
+                key_node.start_mark.line + 1,
+                key_node.start_mark.column + 1,
+            )
         return out
     if isinstance(node, yaml.SequenceNode):
         return [

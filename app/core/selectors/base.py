@@ -64,7 +64,8 @@ def string_list(value: object, *, what: str, lower: bool = False) -> tuple[str, 
     for i, item in enumerate(items):
         if not isinstance(item, str) or not item.strip():
             raise SelectorError(
-                "policy.wrong_type", f"expected {what}, got {_kind_of(item)}",
+                "policy.wrong_type",
+                f"expected {what}, got {_kind_of(item)}",
                 at=f"[{i}]" if isinstance(value, list) else "",
             )
         out.append(item.strip().lower() if lower else item.strip())

@@ -23,7 +23,8 @@ def compile_claim(value: object) -> Rule:
     for key in value:
         if key not in ("name", "equals", "contains"):
             raise SelectorError(
-                "policy.unknown_key", f"unknown key '{key}' in claim; use name, equals or contains",
+                "policy.unknown_key",
+                f"unknown key '{key}' in claim; use name, equals or contains",
                 at=f".{key}",
             )
     name = value.get("name")
@@ -35,7 +36,8 @@ def compile_claim(value: object) -> Rule:
     expected = value[op]
     if not _is_scalar(expected):
         raise SelectorError(
-            "policy.wrong_type", f"'{op}' must be a single value, got {kind_of(expected)}",
+            "policy.wrong_type",
+            f"'{op}' must be a single value, got {kind_of(expected)}",
             at=f".{op}",
         )
 

@@ -27,7 +27,8 @@ def compile_country(value: object) -> Rule:
     for i, item in enumerate(items):
         if isinstance(item, bool):  # YAML 1.1 reads NO (Norway) as false; say how to fix it.
             raise SelectorError(
-                "policy.bad_country", "a boolean is not a country code; quote it, e.g. 'NO'",
+                "policy.bad_country",
+                "a boolean is not a country code; quote it, e.g. 'NO'",
                 at=f"[{i}]" if isinstance(value, list) else "",
             )
         if not isinstance(item, str):

@@ -25,7 +25,8 @@ def compile_device(value: object) -> Rule:
     for key in value:
         if key not in _KEYS:
             raise SelectorError(
-                "policy.unknown_key", f"unknown key '{key}' in device; use managed or tags",
+                "policy.unknown_key",
+                f"unknown key '{key}' in device; use managed or tags",
                 at=f".{key}",
             )
     managed = value.get("managed")
@@ -39,7 +40,9 @@ def compile_device(value: object) -> Rule:
             return False
         return tags <= device.tags
 
-    return Rule("device", render("device", value), test, Reason.DEVICE_OK, Reason.DEVICE_NOT_ALLOWED)
+    return Rule(
+        "device", render("device", value), test, Reason.DEVICE_OK, Reason.DEVICE_NOT_ALLOWED
+    )
 
 
 KIND = register(

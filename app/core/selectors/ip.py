@@ -28,7 +28,8 @@ def parse_networks(value: object) -> tuple[Network, ...]:
             networks.append(ipaddress.ip_network(text, strict=True))
         except ValueError as exc:
             raise SelectorError(
-                "policy.bad_cidr", f"'{text}' is not a valid CIDR: {exc}",
+                "policy.bad_cidr",
+                f"'{text}' is not a valid CIDR: {exc}",
                 at=f"[{i}]" if isinstance(value, list) else "",
             ) from None
     return tuple(networks)
@@ -45,7 +46,7 @@ def compile_ip(value: object) -> Rule:
         if ip is None:
             return False
         if ip.version == 6:
-            mapped = ip.ipv4_mapped  # type: ignore[union-attr]
+            mapped = ip.ipv4_mapped
             if mapped is None:
                 return any(ip in net for net in v6)
             ip = mapped

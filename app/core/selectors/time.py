@@ -1,4 +1,4 @@
-"""`time: {days: [mon, fri], hours: "09:00-18:00", timezone: Europe/Paris}` — local time of `now`."""
+"""`time: {days: [mon, fri], hours: "09:00-18:00", timezone: Europe/Paris}` — when `now` falls."""
 
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ def compile_time(value: object) -> Rule:
     for key in value:
         if key not in ("days", "hours", "timezone"):
             raise SelectorError(
-                "policy.unknown_key", f"unknown key '{key}' in time; use days, hours or timezone",
+                "policy.unknown_key",
+                f"unknown key '{key}' in time; use days, hours or timezone",
                 at=f".{key}",
             )
     if "days" not in value and "hours" not in value:
@@ -52,7 +53,8 @@ def compile_time(value: object) -> Rule:
         for i, name in enumerate(names):
             if name[:3] not in DAYS or name not in (name[:3], _long(name[:3])):
                 raise SelectorError(
-                    "policy.bad_time", f"'{name}' is not a day; use mon, tue, ... sun",
+                    "policy.bad_time",
+                    f"'{name}' is not a day; use mon, tue, ... sun",
                     at=f".days[{i}]" if isinstance(value["days"], list) else ".days",
                 )
         days = frozenset(DAYS.index(n[:3]) for n in names)
@@ -83,8 +85,13 @@ def compile_time(value: object) -> Rule:
 
 def _long(short: str) -> str:
     return {
-        "mon": "monday", "tue": "tuesday", "wed": "wednesday", "thu": "thursday",
-        "fri": "friday", "sat": "saturday", "sun": "sunday",
+        "mon": "monday",
+        "tue": "tuesday",
+        "wed": "wednesday",
+        "thu": "thursday",
+        "fri": "friday",
+        "sat": "saturday",
+        "sun": "sunday",
     }[short]
 
 
