@@ -71,7 +71,7 @@ def _push(segments: list[str], part: str) -> None:
 
 
 def normalize_host(raw: str) -> str:
-    """`App.Example.COM:8443.` → `app.example.com`; IPv6 literals keep their brackets."""
+    """`App.Example.COM.:8443` → `app.example.com`; IPv6 literals keep their brackets."""
     host = raw.strip().lower()
     if not host or len(host) > MAX_HOST_LENGTH + 6:
         raise HostError("the host is empty or too long")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -61,6 +61,7 @@ class Source:
 def compile_policy_set(sources: Sequence[Source]) -> PolicySet:
     """Compile every file; raise PolicyCompileError with all errors if any file is wrong."""
     errors: list[PolicyError] = []
+    rules: dict[Hashable, Rule] = {}  # equal selectors share one compiled Rule
     apps: list[Application] = []
     first_seen: dict[str, str] = {}
     routes: dict[tuple[str, str], str] = {}
@@ -69,7 +70,7 @@ def compile_policy_set(sources: Sequence[Source]) -> PolicySet:
         errors.extend(load_errors)
         if located is None:
             continue
-        checker = _Checker(located, errors)
+        checker = _Checker(located, errors, rules)
         app = checker.application()
         if app is None:
             continue
@@ -107,9 +108,15 @@ def compile_policy_set(sources: Sequence[Source]) -> PolicySet:
 class _Checker:
     """Walks one located document, building the model and recording every problem."""
 
-    def __init__(self, located: Located, errors: list[PolicyError]) -> None:
+    def __init__(
+        self,
+        located: Located,
+        errors: list[PolicyError],
+        rules: dict[Hashable, Rule] | None = None,
+    ) -> None:
         self.doc = located
         self.errors = errors
+        self.rules = {} if rules is None else rules
         self.ok = True
 
     def fail(self, path: str, code: str, message: str) -> None:
@@ -133,6 +140,9 @@ class _Checker:
     def required(self, value: dict[str, Any], key: str, path: str, what: str) -> Any:
         if key not in value:
             self.fail(path, "policy.missing_key", f"{what} needs '{key}'")
+            return None
+        if value[key] is None:  # `key:` left empty must not read as "absent, skip it"
+            self.fail(f"{path}.{key}", "policy.missing_key", f"{what} needs '{key}' (it is empty)")
             return None
         return value[key]
 
@@ -170,22 +180,19 @@ class _Checker:
             )
             return None
         self.mapping(root, "$", APP_KEYS, "a policy file")
+        raw_meta = self.required(root, "application", "$", "a policy file")
+        has_meta = isinstance(raw_meta, dict)
         meta = (
-            self.mapping(
-                self.required(root, "application", "$", "a policy file"),
-                "$.application",
-                APPLICATION_KEYS,
-                "application",
-            )
-            if "application" in root
+            self.mapping(raw_meta, "$.application", APPLICATION_KEYS, "application")
+            if raw_meta is not None
             else {}
         )
-        app_id = self._app_id(meta)
+        app_id = self._app_id(meta) if has_meta else None
         name = meta.get("name", app_id)
         if "name" in meta:
             name = self.string(meta["name"], "$.application.name", "the application name")
-        hosts = self._hosts(meta) if meta else ()
-        paths = self._paths(meta) if meta else ()
+        hosts = self._hosts(meta) if has_meta else ()
+        paths = self._paths(meta) if has_meta else ()
         raw_policies = self.required(root, "policies", "$", "a policy file")
         policies: list[Policy] = []
         if raw_policies is not None:
@@ -209,7 +216,7 @@ class _Checker:
         return Application(app_id, name, hosts, paths, tuple(policies), self.doc.file)
 
     def _app_id(self, meta: dict[str, Any]) -> str | None:
-        raw = self.required(meta, "id", "$.application", "application") if meta else None
+        raw = self.required(meta, "id", "$.application", "application")
         if raw is None:
             return None
         if not isinstance(raw, str) or not _ID.match(raw):
@@ -290,7 +297,7 @@ class _Checker:
         before = self.ok
         self.ok = True
         body = self.mapping(raw, path, POLICY_KEYS, "a policy")
-        result = self._policy_body(body, path, index) if body else None
+        result = self._policy_body(body, path, index) if isinstance(raw, dict) else None
         self.ok = before and self.ok
         return result
 
@@ -374,14 +381,24 @@ class _Checker:
             )
             return None
         try:
-            return kind.compile(value)
+            key = (kind_name, _rule_key(value))
+            hash(key)
+        except TypeError:  # e.g. a YAML !!set; compile it without sharing
+            key = None
+        if key is not None and key in self.rules:
+            return self.rules[key]
+        try:
+            rule = kind.compile(value)
         except SelectorError as exc:
             self.fail(f"{path}.{kind_name}{exc.at}", exc.code, exc.message)
             return None
+        if key is not None:
+            self.rules[key] = rule
+        return rule
 
     def _justification(self, raw: Any, path: str) -> Justification | None:
         body = self.mapping(raw, path, JUSTIFICATION_KEYS, "justification")
-        if not body:
+        if not isinstance(raw, dict):  # `{}` means "required, with the defaults"
             return None
         if body.get("required", True) is not True:
             self.fail(
@@ -429,7 +446,7 @@ class _Checker:
 
     def _approval(self, raw: Any, path: str) -> Approval | None:
         body = self.mapping(raw, path, APPROVAL_KEYS, "approval")
-        if not body:
+        if not isinstance(raw, dict):  # `{}` goes on, to be refused for lacking approvers
             return None
         approvers = self._approvers(
             self.required(body, "approvers", path, "approval"), f"{path}.approvers"
@@ -497,7 +514,7 @@ class _Checker:
             body = self.mapping(item, at, APPROVER_KEYS, "an approver")
             kinds = [k for k in ("group", "email") if k in body]
             if len(kinds) != 1:
-                if body:
+                if isinstance(item, dict):  # a non-mapping was reported by mapping()
                     self.fail(
                         at,
                         "policy.selector_shape",
@@ -527,3 +544,14 @@ class _Checker:
                         )
                 out.append(Approver(kind, value, required))
         return tuple(out)
+
+
+def _rule_key(value: Any) -> Hashable:
+    """A hashable, type-exact form of a selector value. Applications that repeat a selector
+    (the contractors block, a device requirement) then share one Rule, which keeps a large
+    policy set's hot path small enough to stay in the CPU caches."""
+    if isinstance(value, dict):
+        return ("map", tuple(sorted((k, _rule_key(v)) for k, v in value.items())))
+    if isinstance(value, list):
+        return ("list", tuple(_rule_key(v) for v in value))
+    return (type(value).__name__, value)

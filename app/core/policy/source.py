@@ -20,6 +20,8 @@ MAX_SOURCE_BYTES = 1_000_000
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 #: Alias expansion is bounded: a "billion laughs" document stops here instead of growing.
 MAX_NODES = 200_000
+#: Policy files nest about eight levels; far deeper documents are refused before recursion fails.
+MAX_DEPTH = 64
 
 
 class _Loader(_Base):  # type: ignore[valid-type,misc]
@@ -66,11 +68,11 @@ def load_located(file: str, text: str) -> tuple[Located | None, list[PolicyError
         errors: list[PolicyError] = []
         located.value = _convert(loader, node, "$", located, errors)
         return located, errors
-    except _TooComplexError:
+    except _TooComplexError as exc:
+        return None, [PolicyError(file, 1, 1, "$", "yaml.too_complex", str(exc))]
+    except RecursionError:  # the pure-Python composer (no libyaml) recurses on its own
         return None, [
-            PolicyError(
-                file, 1, 1, "$", "yaml.too_complex", "too many nodes (aliases expand too far)"
-            )
+            PolicyError(file, 1, 1, "$", "yaml.too_complex", "the document nests too deeply")
         ]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -86,20 +88,33 @@ def load_located(file: str, text: str) -> tuple[Located | None, list[PolicyError
 
 
 class _TooComplexError(Exception):
-    pass
+    """Too many nodes once aliases are expanded, or nesting too deep; the message says which."""
 
 
-def _convert(
-    loader: _Loader, node: yaml.Node, path: str, located: Located, errors: list[PolicyError]
+def _convert(  # noqa: PLR0917  (private recursive helper)
+    loader: _Loader,
+    node: yaml.Node,
+    path: str,
+    located: Located,
+    errors: list[PolicyError],
+    depth: int = 0,
 ) -> Any:
     if len(located.positions) > MAX_NODES:
-        raise _TooComplexError
+        raise _TooComplexError("too many nodes (aliases expand too far)")
+    if depth > MAX_DEPTH:
+        raise _TooComplexError(f"the document nests deeper than {MAX_DEPTH} levels")
     located.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            # a list or mapping key is never valid, and building one may expand an alias bomb
+            key = (
+                loader.construct_object(key_node, deep=True)
+                if isinstance(key_node, yaml.ScalarNode)
+                else None
+            )
             if not isinstance(key, str):
+                got = f"'{key}'" if isinstance(key_node, yaml.ScalarNode) else "a list or mapping"
                 errors.append(
                     PolicyError(
                         located.file,
@@ -107,7 +122,7 @@ def _convert(
                         key_node.start_mark.column + 1,
                         path,
                         "yaml.bad_key",
-                        f"keys must be strings, got '{key}'",
+                        f"keys must be strings, got {got}",
                     )
                 )
                 continue
@@ -124,7 +139,7 @@ def _convert(
                     )
                 )
                 continue
-            out[key] = _convert(loader, value_node, child, located, errors)
+            out[key] = _convert(loader, value_node, child, located, errors, depth + 1)
             # point errors about a key at the key itself, values at the value
             located.positions[child] = (
                 key_node.start_mark.line + 1,
@@ -133,7 +148,7 @@ def _convert(
         return out
     if isinstance(node, yaml.SequenceNode):
         return [
-            _convert(loader, item, f"{path}[{i}]", located, errors)
+            _convert(loader, item, f"{path}[{i}]", located, errors, depth + 1)
             for i, item in enumerate(node.value)
         ]
     return loader.construct_object(node, deep=True)

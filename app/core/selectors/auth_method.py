@@ -22,7 +22,8 @@ def compile_auth_method(value: object) -> Rule:
 
     def test(ctx: AccessContext, _now: datetime) -> bool:
         identity = ctx.identity
-        return identity is not None and not wanted.isdisjoint(identity.amr)
+        # tokens are not normalised, so their side is lowered here (wanted already is)
+        return identity is not None and any(m.lower() in wanted for m in identity.amr)
 
     return Rule(
         "auth_method",

@@ -30,9 +30,14 @@ def compile_device(value: object) -> Rule:
                 at=f".{key}",
             )
     managed = value.get("managed")
-    if managed is not None and not isinstance(managed, bool):
+    if "managed" in value and not isinstance(managed, bool):
         raise SelectorError("policy.wrong_type", "'managed' must be true or false", at=".managed")
-    tags = frozenset(string_list(value["tags"], what="a tag")) if "tags" in value else frozenset()
+    tags: frozenset[str] = frozenset()
+    if "tags" in value:
+        try:
+            tags = frozenset(string_list(value["tags"], what="a tag"))
+        except SelectorError as exc:
+            raise SelectorError(exc.code, exc.message, at=".tags" + exc.at) from None
 
     def test(ctx: AccessContext, _now: datetime) -> bool:
         device = ctx.device

@@ -24,7 +24,9 @@ def compile_email(value: object) -> Rule:
         local, _, domain = email.rpartition("@")
         if not local or not domain or " " in email:
             raise SelectorError(
-                "policy.bad_email", f"'{email}' is not an email address", at=f"[{i}]"
+                "policy.bad_email",
+                f"'{email}' is not an email address",
+                at=f"[{i}]" if isinstance(value, list) else "",
             )
     allowed = frozenset(emails)
 

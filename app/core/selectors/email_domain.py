@@ -22,7 +22,11 @@ def compile_email_domain(value: object) -> Rule:
     domains = string_list(value, what="a domain", lower=True)
     for i, domain in enumerate(domains):
         if "@" in domain or " " in domain or "." not in domain.strip("."):
-            raise SelectorError("policy.bad_value", f"'{domain}' is not a domain", at=f"[{i}]")
+            raise SelectorError(
+                "policy.bad_value",
+                f"'{domain}' is not a domain",
+                at=f"[{i}]" if isinstance(value, list) else "",
+            )
     allowed = frozenset(d.lstrip("@") for d in domains)
 
     def test(ctx: AccessContext, _now: datetime) -> bool:

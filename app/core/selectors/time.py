@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.core.context import AccessContext
@@ -49,7 +49,10 @@ def compile_time(value: object) -> Rule:
         raise SelectorError("policy.missing_key", "time needs 'days', 'hours' or both")
     days = frozenset(range(7))
     if "days" in value:
-        names = string_list(value["days"], what="a day (mon..sun)", lower=True)
+        try:
+            names = string_list(value["days"], what="a day (mon..sun)", lower=True)
+        except SelectorError as exc:
+            raise SelectorError(exc.code, exc.message, at=".days" + exc.at) from None
         for i, name in enumerate(names):
             if name[:3] not in DAYS or name not in (name[:3], _long(name[:3])):
                 raise SelectorError(
@@ -71,7 +74,8 @@ def compile_time(value: object) -> Rule:
     start, end = window
 
     def test(_ctx: AccessContext, now: datetime) -> bool:
-        local = now.astimezone(zone)
+        # a naive `now` is UTC: astimezone() would read it as the machine's local time
+        local = (now if now.tzinfo is not None else now.replace(tzinfo=UTC)).astimezone(zone)
         minute = local.hour * 60 + local.minute
         weekday = local.weekday()
         if start < end:
