@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck importlint pytest bench bench-core schema openapi clean
+.PHONY: install run test lint typecheck importlint pytest bench bench-core schema clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -40,9 +40,6 @@ bench: bench-core
 
 schema: $(STAMP)
 	$(BIN)/countersign policy schema --write policy_rules/schema.json
-
-openapi: $(STAMP)
-	$(BIN)/python -m app.web --openapi > openapi/openapi.json
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache var

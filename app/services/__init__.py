@@ -1,0 +1,1 @@
+"""Orchestration: fetch what the core needs, call it, record what happened."""
