@@ -1,0 +1,1 @@
+"""HTTP interfaces other than forward-auth: operations endpoints, and later the REST API."""

@@ -1,0 +1,73 @@
+"""Operations endpoints: /healthz (process up), /readyz (policy loaded, Redis reachable),
+/metrics (Prometheus) and /login (where the proxies send people who must sign in)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+
+from app.services.policy_repository import PolicyStatus
+
+
+def ops_router(
+    *,
+    policy_status: Callable[[], PolicyStatus],
+    redis_ping: Callable[[], Awaitable[Any]],
+    metrics: Callable[[], bytes],
+    dev: bool,
+    is_safe_redirect: Callable[[str], bool],
+    redis_timeout: float,
+) -> APIRouter:
+    """Build the router; every dependency is passed in."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/healthz")
+    async def healthz() -> PlainTextResponse:
+        return PlainTextResponse("ok\n")
+
+    @router.get("/readyz")
+    async def readyz() -> JSONResponse:
+        status = policy_status()
+        redis_ok = True
+        try:
+            async with asyncio.timeout(redis_timeout * 4):
+                await redis_ping()
+        except Exception:  # reported, not raised: readiness is a report
+            redis_ok = False
+        ready = bool(status.version) and redis_ok
+        body = {
+            "ready": ready,
+            "policy": {
+                "loaded": bool(status.version),
+                "version": status.version,
+                "applications": status.applications,
+                "last_reload_ok": status.last_reload_ok,
+                "problem": status.problem,
+                "errors": [str(e) for e in status.errors],
+            },
+            "redis": {"reachable": redis_ok},
+        }
+        return JSONResponse(
+            body, status_code=200 if ready else 503, headers={"cache-control": "no-store"}
+        )
+
+    @router.get("/metrics")
+    async def prometheus() -> Response:
+        return Response(metrics(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @router.get("/login")
+    async def login(rd: Annotated[str, Query(max_length=4096)] = "/") -> Response:
+        target = rd if is_safe_redirect(rd) else "/"
+        if dev:
+            return RedirectResponse(f"/dev/login?rd={quote(target, safe='')}", status_code=302)
+        return PlainTextResponse(
+            "Sign in through your identity provider, then open the application again.\n",
+            status_code=401,
+        )
+
+    return router

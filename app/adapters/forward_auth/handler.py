@@ -1,0 +1,238 @@
+"""The raw ASGI handler behind /auth/*: no router, no dependency injection on the hot path.
+
+Per request: collect headers once, check the caller is a trusted proxy, extract the original
+request (flavour), identify the user (cached tokens), read signals, ask the DecisionService,
+render, and write one decision log line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from dataclasses import dataclass
+from time import perf_counter
+from typing import Any, Protocol
+
+import structlog
+
+from app.adapters.forward_auth.flavours import (
+    FLAVOURS,
+    NO_STORE,
+    Answer,
+    Flavour,
+    Targets,
+)
+from app.adapters.forward_auth.original import BadProxyRequestError, OriginalRequest
+from app.adapters.signals.client_ip import ForwardedHeaderError
+from app.core.context import AccessContext, Device, Identity, IPAddress
+from app.core.decision import Decision
+from app.services.decide import DecisionService
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+#: Headers whose repetition makes the original request ambiguous.
+SINGLE = frozenset(
+    {
+        "host",
+        "authorization",
+        "x-original-url",
+        "x-original-method",
+        "x-forwarded-method",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+        "x-forwarded-uri",
+        "x-forwarded-for",
+    }
+)
+MAX_HEADERS = 200
+
+log = structlog.get_logger("countersign.decision")
+
+
+class Identify(Protocol):
+    """Who is asking: a verified identity, or None and a short reason code."""
+
+    async def __call__(self, headers: Mapping[str, str]) -> tuple[Identity | None, str | None]:
+        """Never raises for a bad token; returns (None, code)."""
+        ...
+
+
+class ReadSignals(Protocol):
+    """Client IP, country and device from trusted metadata; raises BadProxyRequestError."""
+
+    def __call__(
+        self, peer: str, headers: Mapping[str, str], identity: Identity | None
+    ) -> tuple[IPAddress | None, str | None, Device]:
+        """Signals for one request."""
+        ...
+
+
+@dataclass(slots=True)
+class ForwardAuth:
+    """One instance per process, built by bootstrap."""
+
+    decisions: DecisionService
+    identify: Identify
+    signals: ReadSignals
+    is_trusted_peer: Callable[[str], bool]
+    targets: Targets
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = perf_counter()
+        path: str = scope["path"]
+        flavour = _flavour_for(path)
+        if flavour is None:
+            await _send(send, Answer(404, [NO_STORE]))
+            return
+        client = scope.get("client")
+        peer = client[0] if client else ""
+        request_id = ""
+        original: OriginalRequest | None = None
+        identity: Identity | None = None
+        token_problem: str | None = None
+        try:
+            headers = _collect(scope["headers"])
+            request_id = _request_id(headers)
+            if not self.is_trusted_peer(peer):
+                raise BadProxyRequestError("the caller is not a trusted proxy")
+            original = flavour.original(scope, headers)
+            identity, token_problem = await self.identify(headers)
+            client_ip, country, device = self.signals(peer, headers, identity)
+        except (BadProxyRequestError, ForwardedHeaderError) as exc:
+            await _send(
+                send,
+                Answer(
+                    400,
+                    [NO_STORE, (b"content-type", b"application/json")],
+                    b'{"decision":"bad_request"}',
+                ),
+            )
+            log.warning(
+                "decision_made",
+                request_id=request_id,
+                proxy=flavour.name,
+                peer=peer,
+                effect="bad_request",
+                problem=str(exc),
+                latency_ms=round((perf_counter() - started) * 1000, 3),
+            )
+            return
+        context = AccessContext(
+            host=original.host,
+            path=original.path,
+            method=original.method,
+            scheme=original.scheme,
+            identity=identity,
+            client_ip=client_ip,
+            country=country,
+            device=device,
+            user_agent=headers.get("user-agent", "")[:512],
+        )
+        decision = await self.decisions.decide(context)
+        answer = flavour.render(
+            decision, original, headers, self.targets, _identity_headers(decision, identity)
+        )
+        await _send(send, answer)
+        _log(
+            decision,
+            flavour=flavour,
+            original=original,
+            context=context,
+            request_id=request_id,
+            token_problem=token_problem,
+            status=answer.status,
+            started=started,
+        )
+
+
+def _flavour_for(path: str) -> Flavour | None:
+    if path == "/auth/nginx":
+        return FLAVOURS["nginx"]
+    if path == "/auth/traefik":
+        return FLAVOURS["traefik"]
+    if path == "/auth/envoy" or path.startswith("/auth/envoy/"):
+        return FLAVOURS["envoy"]
+    return None
+
+
+def _collect(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    if len(raw) > MAX_HEADERS:
+        raise BadProxyRequestError("too many headers")
+    headers: dict[str, str] = {}
+    for name_b, value_b in raw:
+        name = name_b.decode("latin-1").lower()
+        value = value_b.decode("latin-1")
+        if name in headers:
+            if name in SINGLE:
+                raise BadProxyRequestError(f"header {name} is repeated")
+            if name == "cookie":
+                headers[name] = f"{headers[name]}; {value}"
+            continue
+        headers[name] = value
+    return headers
+
+
+def _request_id(headers: Mapping[str, str]) -> str:
+    given = headers.get("x-request-id", "")
+    if 0 < len(given) <= 64 and given.replace("-", "").isalnum() and given.isascii():
+        return given
+    return os.urandom(8).hex()
+
+
+_UNSAFE = re.compile(r"[^\x20-\x7e]")
+
+
+def _header_safe(value: str) -> str:
+    """Identity values go into response headers: keep printable ASCII only."""
+    return _UNSAFE.sub("", value) if _UNSAFE.search(value) else value
+
+
+def _identity_headers(decision: Decision, identity: Identity | None) -> list[tuple[bytes, bytes]]:
+    if not decision.allowed or identity is None:
+        return []
+    groups = ",".join(sorted(_header_safe(g) for g in identity.groups if "," not in g))
+    return [
+        (b"x-auth-request-user", _header_safe(identity.user).encode()),
+        (b"x-auth-request-email", _header_safe(identity.email or "").encode()),
+        (b"x-auth-request-groups", groups.encode()),
+    ]
+
+
+async def _send(send: Send, answer: Answer) -> None:
+    headers = [*answer.headers, (b"content-length", str(len(answer.body)).encode())]
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+    await send({"type": "http.response.body", "body": answer.body})
+
+
+def _log(
+    decision: Decision,
+    *,
+    flavour: Flavour,
+    original: OriginalRequest,
+    context: AccessContext,
+    request_id: str,
+    token_problem: str | None,
+    status: int,
+    started: float,
+) -> None:
+    identity = context.identity
+    log.info(
+        "decision_made",
+        request_id=request_id,
+        proxy=flavour.name,
+        method=original.method,
+        host=original.host,
+        path=original.path,
+        client_ip=str(context.client_ip) if context.client_ip else None,
+        user=identity.user if identity else None,
+        application=decision.application,
+        policy=decision.policy,
+        effect=decision.effect.value,
+        reasons=[r.value for r in decision.reasons],
+        identity_problem=token_problem,
+        status=status,
+        latency_ms=round((perf_counter() - started) * 1000, 3),
+    )

@@ -1,0 +1,82 @@
+"""The original request as a proxy describes it, validated and normalised."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from app.core.paths import HostError, PathError, normalize_host, normalize_path
+
+ALLOWED_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
+)
+#: ws/wss are judged as the http/https they upgrade from.
+SCHEMES = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
+MAX_URI = 8192
+#: Raw control characters, space, DEL or anything outside ASCII: never in a URL on the wire.
+_NOT_URL = re.compile(r"[^\x21-\x7e]")
+
+
+class BadProxyRequestError(ValueError):
+    """Forwarded metadata that is missing, malformed or ambiguous: the proxy gets a 400."""
+
+
+@dataclass(frozen=True, slots=True)
+class OriginalRequest:
+    """What the user asked the proxy for."""
+
+    method: str
+    scheme: str
+    host: str
+    path: str  # normalised, for matching
+    uri: str  # path and query as sent (ASCII), for the `rd` redirect target
+
+    @property
+    def url(self) -> str:
+        """The absolute URL to send the user back to."""
+        return f"{self.scheme}://{self.host}{self.uri}"
+
+
+def build_original(
+    method: str | None, scheme: str | None, host: str | None, uri: str | None
+) -> OriginalRequest:
+    """Validate each part; anything missing or odd raises BadProxyRequestError."""
+    if not method or not host or not uri or not scheme:
+        raise BadProxyRequestError("missing forwarded method, scheme, host or URI")
+    method = method.strip().upper()
+    if method not in ALLOWED_METHODS:
+        raise BadProxyRequestError("unknown forwarded method")
+    normal_scheme = SCHEMES.get(scheme.strip().lower())
+    if normal_scheme is None:
+        raise BadProxyRequestError("forwarded scheme is not http(s)")
+    if len(uri) > MAX_URI or _NOT_URL.search(uri):
+        raise BadProxyRequestError(
+            "forwarded URI is too long or holds raw control or non-ASCII bytes"
+        )
+    if not uri.startswith("/"):
+        raise BadProxyRequestError("forwarded URI must start with '/'")
+    try:
+        normal_host = normalize_host(host)
+        path = normalize_path(uri)
+    except (HostError, PathError) as exc:
+        raise BadProxyRequestError(str(exc)) from None
+    return OriginalRequest(method, normal_scheme, normal_host, path, uri.split("#", 1)[0])
+
+
+def split_url(url: str | None) -> tuple[str | None, str | None, str | None]:
+    """`https://h:1/p?q` → (scheme, host[:port], path+query); raises on a non-absolute URL."""
+    if not url:
+        return None, None, None
+    if len(url) > MAX_URI or _NOT_URL.search(url):
+        raise BadProxyRequestError("forwarded URL holds raw control or non-ASCII bytes")
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise BadProxyRequestError("forwarded URL is malformed") from None
+    if not parts.scheme or not parts.netloc or "@" in parts.netloc:
+        raise BadProxyRequestError("forwarded URL must be absolute, with no user info")
+    uri = parts.path or "/"
+    if parts.query:
+        uri = f"{uri}?{parts.query}"
+    return parts.scheme, parts.netloc, uri

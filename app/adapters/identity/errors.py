@@ -1,0 +1,29 @@
+"""Why a token was refused: short kebab-case codes for logs, metrics and headers."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class TokenProblem(StrEnum):
+    """The closed set of reasons a token is not an identity. Never carries the token itself."""
+
+    MALFORMED = "token-malformed"
+    TOO_LARGE = "token-too-large"
+    AMBIGUOUS = "token-ambiguous"
+    ALG_NOT_ALLOWED = "token-alg-not-allowed"
+    SIGNATURE_INVALID = "token-signature-invalid"
+    EXPIRED = "token-expired"
+    NOT_YET_VALID = "token-not-yet-valid"
+    ISSUER_UNKNOWN = "token-issuer-unknown"
+    AUDIENCE_INVALID = "token-audience-invalid"
+    KEY_UNKNOWN = "token-key-unknown"
+    JWKS_UNAVAILABLE = "jwks-unavailable"
+
+
+class IdentityError(Exception):
+    """A token that does not prove who the caller is; `reason` is a TokenProblem code."""
+
+    def __init__(self, reason: TokenProblem) -> None:
+        super().__init__(reason.value)
+        self.reason = reason

@@ -1,0 +1,178 @@
+"""Where an issuer's keys come from: a static key, or a JWKS URL fetched, cached and refreshed.
+
+A JWKS is refetched when it is older than the cache TTL, or sooner when a token names a `kid`
+we do not hold, but never more than once per refresh interval, and concurrent misses share one
+fetch. A failed or junk answer never replaces keys we already have: while the IdP is down,
+tokens keep verifying against the cached keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import httpx
+import structlog
+
+from app.adapters.identity.keys import KeyMaterialError, VerificationKey, keys_from_jwks
+
+log = structlog.get_logger("countersign.identity")
+
+#: The callback told of every JWKS fetch: (issuer, succeeded).
+RefreshHook = Callable[[str, bool], None]
+MAX_JWKS_BYTES = 512 * 1024
+
+
+class KeySource(Protocol):
+    """The keys of one issuer."""
+
+    def current(self) -> tuple[VerificationKey, ...]:
+        """The keys held now (possibly none)."""
+        ...
+
+    async def ensure_fresh(self) -> None:
+        """Fetch if nothing is held yet or the keys are older than their TTL (rate-limited)."""
+        ...
+
+    async def refresh_for_miss(self) -> bool:
+        """A token needs a key we lack: refetch if the rate limit allows; True if it did."""
+        ...
+
+
+class StaticKeys:
+    """Keys fixed at start-up (a PEM file, or the dev issuer's own key)."""
+
+    def __init__(self, keys: Sequence[VerificationKey]) -> None:
+        self._keys = tuple(keys)
+
+    def current(self) -> tuple[VerificationKey, ...]:
+        """The configured keys."""
+        return self._keys
+
+    async def ensure_fresh(self) -> None:
+        """Nothing to fetch."""
+
+    async def refresh_for_miss(self) -> bool:
+        """Static keys never change."""
+        return False
+
+
+class JwksKeys:
+    """Keys from a JWKS URL, fetched with httpx and kept through outages."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        issuer: str,
+        client: httpx.AsyncClient,
+        clock: Callable[[], float],
+        cache_ttl: float,
+        refresh_interval: float,
+        on_refresh: RefreshHook | None = None,
+    ) -> None:
+        self.url = url
+        self.issuer = issuer
+        self._client = client
+        self._clock = clock
+        self._cache_ttl = cache_ttl
+        self._interval = refresh_interval
+        self._on_refresh = on_refresh
+        self._keys: tuple[VerificationKey, ...] = ()
+        self._fetched_at: float | None = None
+        self._attempted_at: float | None = None
+        self._missed_at: float | None = None
+        self._inflight: asyncio.Task[None] | None = None
+        #: Fetch attempts made, for metrics and tests.
+        self.fetches = 0
+
+    def current(self) -> tuple[VerificationKey, ...]:
+        """The last good keys."""
+        return self._keys
+
+    async def ensure_fresh(self) -> None:
+        """Fetch when nothing is held or the keys passed their TTL; a failing IdP is retried
+        at most once per refresh interval."""
+        now = self._clock()
+        if self._fetched_at is not None and now - self._fetched_at < self._cache_ttl:
+            return
+        if self._inflight is None and not _elapsed(self._attempted_at, now, self._interval):
+            return
+        await self._refresh()
+
+    async def refresh_for_miss(self) -> bool:
+        """Refetch for an unknown kid unless a miss already did within the refresh interval.
+
+        Misses keep their own clock: a key rotated in just after a routine fetch is still
+        picked up at once, and misses alone can never fetch more than once per interval.
+        """
+        now = self._clock()
+        if self._inflight is None and not _elapsed(self._missed_at, now, self._interval):
+            return False
+        self._missed_at = now
+        await self._refresh()
+        return True
+
+    async def _refresh(self) -> None:
+        task = self._inflight
+        if task is None:
+            self._attempted_at = self._clock()
+            task = asyncio.get_running_loop().create_task(self._fetch())
+            self._inflight = task
+            task.add_done_callback(self._fetch_done)
+        # Shielded: a caller that gives up must not cancel the fetch others are waiting on.
+        await asyncio.shield(task)
+
+    def _fetch_done(self, task: asyncio.Task[None]) -> None:
+        if self._inflight is task:
+            self._inflight = None
+
+    async def _fetch(self) -> None:
+        self.fetches += 1
+        try:
+            keys = keys_from_jwks(json.loads(await self._download()))
+        except (httpx.HTTPError, ValueError, _FetchError) as error:
+            # ValueError covers bad JSON and KeyMaterialError (a JWKS with no usable key).
+            problem = str(error) if isinstance(error, _FetchError | KeyMaterialError) else ""
+            log.warning(
+                "jwks_refresh_failed",
+                issuer=self.issuer,
+                url=self.url,
+                error=type(error).__name__,
+                problem=problem or None,
+                keeping=len(self._keys),
+            )
+            self._report(ok=False)
+            return
+        added = {k.kid for k in keys} - {k.kid for k in self._keys}
+        self._keys = keys
+        self._fetched_at = self._clock()
+        log.info("jwks_refreshed", issuer=self.issuer, keys=len(keys), new=len(added))
+        self._report(ok=True)
+
+    async def _download(self) -> bytes:
+        async with self._client.stream(
+            "GET", self.url, headers={"accept": "application/json"}
+        ) as response:
+            if response.status_code != 200:
+                raise _FetchError(f"HTTP {response.status_code}")
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_JWKS_BYTES:
+                    raise _FetchError(f"larger than {MAX_JWKS_BYTES} bytes")
+            return bytes(body)
+
+    def _report(self, *, ok: bool) -> None:
+        if self._on_refresh is not None:
+            self._on_refresh(self.issuer, ok)
+
+
+def _elapsed(since: float | None, now: float, interval: float) -> bool:
+    return since is None or now - since >= interval
+
+
+class _FetchError(Exception):
+    """The JWKS endpoint answered, but not with something we can use."""

@@ -1,0 +1,77 @@
+"""Structured JSON logs; secrets are redacted by one processor, never at call sites."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import orjson
+import structlog
+
+SECRET_KEYS = frozenset(
+    {"authorization", "cookie", "set-cookie", "token", "password", "secret", "jwt", "assertion"}
+)
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
+REDACTED = "[redacted]"
+
+
+def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Drop values of secret-named keys and anything shaped like a JWT, at any depth."""
+    for key, value in event.items():  # assigning existing keys only: safe while iterating
+        if _is_secret(key):
+            event[key] = REDACTED if value is not None else None
+        elif type(value) is str:
+            if "eyJ" in value:
+                event[key] = _JWT.sub(REDACTED, value)
+        elif isinstance(value, dict | list | tuple):
+            event[key] = _clean(key, value)
+    return event
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_secret(key: str) -> bool:
+    lower = key.lower()
+    return lower in SECRET_KEYS or any(s in lower for s in ("token", "password", "secret"))
+
+
+def _clean(key: str, value: Any) -> Any:
+    if _is_secret(key):
+        return REDACTED if value is not None else None
+    if isinstance(value, str):
+        return _JWT.sub(REDACTED, value) if "eyJ" in value else value
+    if isinstance(value, dict):
+        return {k: _clean(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(key, v) for v in value]
+    return value
+
+
+def configure_logging(*, level: str = "info", fmt: str = "json") -> None:
+    """Set up structlog for the process: JSON lines on stdout (or a console renderer)."""
+    json_lines = fmt == "json"
+    renderer: Any = (
+        structlog.processors.JSONRenderer(serializer=orjson.dumps)
+        if json_lines
+        else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+        ),
+        logger_factory=(
+            structlog.BytesLoggerFactory(file=sys.stdout.buffer)
+            if json_lines
+            else structlog.WriteLoggerFactory(file=sys.stdout)
+        ),
+        cache_logger_on_first_use=True,
+    )

@@ -1,0 +1,78 @@
+"""Prometheus metrics for one process (each worker exposes its own)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from app.core.decision import Decision
+
+LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
+
+
+class Metrics:
+    """Implements services.ports.DecisionObserver and the other counters the service keeps."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.decisions = Counter(
+            "countersign_decisions_total",
+            "Decisions by effect and application",
+            ["effect", "application"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "countersign_decision_seconds",
+            "Time to decide, grant lookups included",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.redis_errors = Counter(
+            "countersign_redis_errors_total",
+            "Grant store calls that failed or timed out",
+            registry=self.registry,
+        )
+        self.jwks_refreshes = Counter(
+            "countersign_jwks_refreshes_total",
+            "JWKS fetches by issuer and outcome",
+            ["issuer", "outcome"],
+            registry=self.registry,
+        )
+        self.policy_reloads = Counter(
+            "countersign_policy_reloads_total",
+            "Policy reloads by outcome",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.policy_ok = Gauge(
+            "countersign_policy_last_reload_ok",
+            "1 when the last policy load succeeded",
+            registry=self.registry,
+        )
+        self._children: dict[tuple[str, str], Counter] = {}
+
+    def decided(self, decision: Decision, *, seconds: float) -> None:
+        """Count one decision (label children cached: labels() is slow on the hot path)."""
+        key = (decision.effect.value, decision.application or "")
+        child = self._children.get(key)
+        if child is None:
+            child = self.decisions.labels(*key)
+            self._children[key] = child
+        child.inc()
+        self.latency.observe(seconds)
+
+    def store_failed(self) -> None:
+        """Count a failed grant store call."""
+        self.redis_errors.inc()
+
+    def jwks_refreshed(self, issuer: str, ok: bool) -> None:
+        """Count a JWKS fetch."""
+        self.jwks_refreshes.labels(issuer, "ok" if ok else "error").inc()
+
+    def policy_reloaded(self, ok: bool) -> None:
+        """Count a policy reload and expose whether the last one worked."""
+        self.policy_reloads.labels("ok" if ok else "error").inc()
+        self.policy_ok.set(1 if ok else 0)
+
+    def render(self) -> bytes:
+        """The text exposition format."""
+        return generate_latest(self.registry)

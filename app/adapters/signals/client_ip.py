@@ -1,0 +1,92 @@
+"""The client's IP address: the peer, unless the peer is a trusted proxy; then X-Forwarded-For
+walked right to left through trusted proxies, the first untrusted hop being the client."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+
+from app.core.context import IPAddress
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+#: More hops than this is not a real proxy chain; refuse rather than walk it.
+MAX_HOPS = 32
+
+
+class ForwardedHeaderError(ValueError):
+    """A trusted proxy sent forwarding metadata we cannot read; the answer is 400."""
+
+
+class TrustedProxies:
+    """The networks whose forwarded headers are believed."""
+
+    def __init__(self, networks: Iterable[str | Network]) -> None:
+        self._v4: list[ipaddress.IPv4Network] = []
+        self._v6: list[ipaddress.IPv6Network] = []
+        for item in networks:
+            network = ipaddress.ip_network(item) if isinstance(item, str) else item
+            if isinstance(network, ipaddress.IPv4Network):
+                self._v4.append(network)
+            else:
+                self._v6.append(network)
+
+    def __contains__(self, address: object) -> bool:
+        if isinstance(address, ipaddress.IPv4Address):
+            return any(address in network for network in self._v4)
+        if isinstance(address, ipaddress.IPv6Address):
+            return any(address in network for network in self._v6)
+        return False
+
+    def is_trusted(self, peer: str) -> bool:
+        """True if `peer` (the socket address, as ASGI gives it) is a trusted proxy."""
+        try:
+            return parse_address(peer) in self
+        except ForwardedHeaderError:
+            return False
+
+
+def normalise(address: IPAddress) -> IPAddress:
+    """IPv4-mapped IPv6 (`::ffff:1.2.3.4`, from dual-stack sockets) becomes plain IPv4."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def parse_address(text: str) -> IPAddress:
+    """One address as proxies write it: `1.2.3.4`, `1.2.3.4:5678`, `::1`, `[::1]`, `[::1]:80`."""
+    value = text.strip()
+    if value.startswith("["):
+        end = value.find("]")
+        rest = value[end + 1 :] if end > 0 else "?"
+        if rest and not (rest.startswith(":") and rest[1:].isdigit()):
+            raise ForwardedHeaderError("bad bracketed address")
+        value = value[1:end]
+    elif value.count(":") == 1:
+        value, _, port = value.partition(":")
+        if not port.isdigit():
+            raise ForwardedHeaderError("bad address:port")
+    if "%" in value:  # zone ids are local to one host; never a client address
+        raise ForwardedHeaderError("address with a zone id")
+    try:
+        return normalise(ipaddress.ip_address(value))
+    except ValueError:
+        raise ForwardedHeaderError("not an IP address") from None
+
+
+def client_ip(peer: str, forwarded_for: str | None, trusted: TrustedProxies) -> IPAddress:
+    """The client address. Only the hops actually walked are parsed: whatever a client put to
+    the left of its own address is its own invention and is never read."""
+    peer_address = parse_address(peer)
+    if peer_address not in trusted or forwarded_for is None or not forwarded_for.strip():
+        return peer_address
+    hops = forwarded_for.split(",")
+    if len(hops) > MAX_HOPS:
+        raise ForwardedHeaderError(f"more than {MAX_HOPS} hops in X-Forwarded-For")
+    address = peer_address
+    for hop in reversed(hops):
+        if not hop.strip():
+            raise ForwardedHeaderError("empty hop in X-Forwarded-For")
+        address = parse_address(hop)
+        if address not in trusted:
+            return address
+    return address

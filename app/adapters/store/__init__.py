@@ -1,0 +1,1 @@
+"""Redis-backed storage: connection, key layout, grant reads, the embedded server."""

@@ -1,0 +1,60 @@
+"""Grant reads from Redis: one MGET per decision that needs it."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from app.adapters.store.keys import pair_keys
+from app.core.decision import GrantState
+
+NO_STATE = GrantState()
+
+
+class RedisGrantReader:
+    """Implements services.ports.GrantReader over any redis-py asyncio client (or cluster)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    async def grant_state(self, user: str, application: str) -> GrantState:
+        """Raise on any Redis error; garbage in a key is treated as absent, never as a grant."""
+        grant_raw, open_raw, justified_raw = await self._client.mget(pair_keys(user, application))
+        if grant_raw is None and open_raw is None and justified_raw is None:
+            return NO_STATE
+        grant_id, grant_expires = _parse_grant(grant_raw)
+        return GrantState(
+            grant_expires_at=grant_expires,
+            grant_id=grant_id,
+            justified_until=_parse_epoch(justified_raw),
+            pending_request_id=_text(open_raw),
+        )
+
+
+def _text(raw: bytes | str | None) -> str | None:
+    if raw is None:
+        return None
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    return text or None
+
+
+def _parse_epoch(raw: bytes | str | None) -> datetime | None:
+    text = _text(raw)
+    if text is None:
+        return None
+    try:
+        return datetime.fromtimestamp(float(text), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def _parse_grant(raw: bytes | str | None) -> tuple[str | None, datetime | None]:
+    text = _text(raw)
+    if text is None:
+        return None, None
+    try:
+        body = json.loads(text)
+        return str(body["id"]), datetime.fromtimestamp(float(body["expires_at"]), tz=UTC)
+    except (ValueError, KeyError, TypeError, OverflowError, OSError):
+        return None, None

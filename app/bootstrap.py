@@ -1,0 +1,178 @@
+"""Wiring: build every adapter and service from Settings, once per process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+import structlog
+from fastapi import FastAPI
+
+from app.adapters.api.ops import ops_router
+from app.adapters.forward_auth.flavours import Targets
+from app.adapters.forward_auth.handler import ForwardAuth
+from app.adapters.identity.authenticate import Authenticator
+from app.adapters.identity.verifier import JwtVerifier
+from app.adapters.observability.logs import configure_logging
+from app.adapters.observability.metrics import Metrics
+from app.adapters.signals.reader import SignalReader
+from app.adapters.store.connection import connect
+from app.adapters.store.redis_grants import RedisGrantReader
+from app.config import Settings, SettingsError, load_settings
+from app.core.paths import HostError, normalize_host
+from app.core.policy.errors import PolicyCompileError
+from app.core.redirects import is_safe_redirect
+from app.services.decide import DecisionService
+from app.services.policy_repository import PolicyRepository
+from app.web import CountersignApp
+
+log = structlog.get_logger("countersign")
+
+
+def utc_now() -> datetime:
+    """The service's clock (the core never reads one)."""
+    return datetime.now(UTC)
+
+
+def public_host(settings: Settings) -> str:
+    """The host part of PUBLIC_URL, normalised."""
+    netloc = settings.public_url.split("://", 1)[1].split("/", 1)[0]
+    try:
+        return normalize_host(netloc)
+    except HostError:
+        return netloc.lower()
+
+
+def prepare_process(settings: Settings) -> str | None:
+    """Checks and one-time set-up done by `serve` before workers start; a problem or None."""
+    repository = PolicyRepository(Path(settings.policy_dir))
+    try:
+        repository.load()
+    except PolicyCompileError as exc:
+        lines = "\n".join(str(e) for e in exc.errors)
+        return f"the policy set in {settings.policy_dir} is invalid:\n{lines}"
+    except (OSError, ValueError) as exc:
+        return f"cannot load policies from {settings.policy_dir}: {exc}"
+    if settings.dev:
+        from app.adapters.dev.issuer import DevIssuer, key_file  # noqa: PLC0415  (dev only)
+
+        # A fresh key at every start: tokens minted for an earlier run stop working.
+        key_file(Path(settings.data_dir)).unlink(missing_ok=True)
+        DevIssuer.load_or_create(Path(settings.data_dir), public_url=settings.public_url)
+    return None
+
+
+def build(settings: Settings) -> CountersignApp:
+    """The whole service for one process."""
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    if settings.redis_url is None:
+        raise SettingsError(
+            (
+                "COUNTERSIGN_REDIS_URL",
+                "is unset; start with `countersign serve`, which runs an embedded server",
+            )
+        )
+    metrics = Metrics()
+    repository = PolicyRepository(Path(settings.policy_dir), on_reload=metrics.policy_reloaded)
+    repository.load()
+    metrics.policy_reloaded(True)
+    redis = connect(
+        settings.redis_url.get_secret_value(),
+        mode=settings.redis_mode,
+        sentinel_master=settings.redis_sentinel_master,
+        password=settings.redis_password.get_secret_value() if settings.redis_password else None,
+        timeout=settings.redis_timeout.total_seconds(),
+    )
+    extra = []
+    if settings.dev:
+        from app.adapters.dev.issuer import DevIssuer  # noqa: PLC0415
+        from app.adapters.dev.login import dev_router as make_dev_router  # noqa: PLC0415
+
+        issuer = DevIssuer.load_or_create(Path(settings.data_dir), public_url=settings.public_url)
+        extra.append(issuer.trusted_issuer(settings.claims))
+    verifier = JwtVerifier.from_settings(
+        settings, extra_issuers=extra, on_jwks_refresh=metrics.jwks_refreshed
+    )
+    signals = SignalReader.from_settings(settings)
+    trusted = signals.trusted
+    decisions = DecisionService(
+        policies=lambda: repository.current,
+        grants=RedisGrantReader(redis),
+        clock=utc_now,
+        observer=metrics,
+        store_timeout=settings.redis_timeout.total_seconds() * 2,
+    )
+    ours = public_host(settings)
+
+    def safe(url: str) -> bool:
+        return is_safe_redirect(url, policy_set=repository.current, public_host=ours)
+
+    forward_auth = ForwardAuth(
+        decisions=decisions,
+        identify=Authenticator.from_settings(verifier, settings),
+        signals=signals,
+        is_trusted_peer=trusted.is_trusted,
+        targets=Targets(settings.login_url, settings.public_url.rstrip("/") + "/request"),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.dev:
+            log.warning(
+                "dev_mode_enabled",
+                message="DEV MODE: a built-in issuer mints tokens for anyone who asks. "
+                "Never expose this instance.",
+            )
+        watcher = None
+        if settings.policy_reload:
+            watcher = asyncio.create_task(
+                repository.watch(settings.policy_reload_interval.total_seconds())
+            )
+        await verifier.warm()
+        log.info(
+            "service_started",
+            pid=os.getpid(),
+            applications=repository.status.applications,
+            issuers=list(verifier.issuers),
+        )
+        try:
+            yield
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+            await verifier.aclose()
+            await redis.aclose()
+            signals.close()
+
+    api = FastAPI(
+        title="Countersign",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    api.include_router(
+        ops_router(
+            policy_status=lambda: repository.status,
+            redis_ping=redis.ping,
+            metrics=metrics.render,
+            dev=settings.dev,
+            is_safe_redirect=safe,
+            redis_timeout=settings.redis_timeout.total_seconds(),
+        )
+    )
+    if settings.dev:
+        api.include_router(make_dev_router(issuer=issuer, settings=settings, is_safe_redirect=safe))
+    return CountersignApp(forward_auth=forward_auth, api=api)
+
+
+def build_from_environment(environ: Mapping[str, str] | None = None) -> CountersignApp:
+    """uvicorn's factory entry point: settings from the environment, then `build`."""
+    return build(load_settings(os.environ if environ is None else environ))

@@ -1,0 +1,63 @@
+"""Decide one request: route, ask the grant store only if the matching policy needs it, decide.
+
+Any failure is a deny with `internal-error` (or `grant-state-unavailable` when only the store
+failed): no error path becomes an allow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from time import perf_counter
+
+from app.core.context import AccessContext
+from app.core.decision import Decision, GrantState, internal_error
+from app.core.policy.evaluate import decide, select
+from app.core.policy.policy_set import PolicySet
+from app.services.ports import Clock, DecisionObserver, GrantReader
+
+
+class DecisionService:
+    """Holds no state of its own: the policy set comes from `policies()` on every call."""
+
+    def __init__(
+        self,
+        *,
+        policies: Callable[[], PolicySet],
+        grants: GrantReader,
+        clock: Clock,
+        observer: DecisionObserver,
+        store_timeout: float,
+    ) -> None:
+        self._policies = policies
+        self._grants = grants
+        self._clock = clock
+        self._observer = observer
+        self._store_timeout = store_timeout
+
+    async def decide(self, context: AccessContext) -> Decision:
+        """The decision for `context`; never raises."""
+        started = perf_counter()
+        try:
+            decision = await self._decide(context)
+        except Exception:  # fail closed: any error is a deny
+            decision = internal_error()
+        self._observer.decided(decision, seconds=perf_counter() - started)
+        return decision
+
+    async def _decide(self, context: AccessContext) -> Decision:
+        now = self._clock()
+        selection = select(self._policies(), context, now=now)
+        grants: GrantState | None = None
+        identity = context.identity
+        if selection.needs_grant_state and identity is not None and selection.application:
+            grants = await self._grant_state(identity.user, selection.application.id)
+        return decide(selection, context, grants=grants, now=now)
+
+    async def _grant_state(self, user: str, application: str) -> GrantState | None:
+        try:
+            async with asyncio.timeout(self._store_timeout):
+                return await self._grants.grant_state(user, application)
+        except Exception:  # an unreachable store: "cannot decide"
+            self._observer.store_failed()
+            return None
