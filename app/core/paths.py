@@ -4,7 +4,8 @@ Proxies hand over paths raw (`/public/../admin`, `%2e%2e`, `//`). Matching a pre
 path is how peers were bypassed, so the path is decoded once, dot segments are resolved and
 repeated slashes folded. An encoded slash or backslash, a NUL or other control character,
 invalid UTF-8, or a `..` above the root cannot be normalised without guessing what the backend
-will do, so they are refused (the proxy answers 400).
+will do, so they are refused (the proxy answers 400), as is a `;` parameter on an empty or
+dot segment (`/public/..;/admin`), which servlet containers read as `/admin`.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def normalize_path(raw: str) -> str:
             raise PathError("the path is not valid UTF-8") from None
     if "\\" in path or any(ord(c) < 32 or ord(c) == 127 for c in path):
         raise PathError("the path holds a backslash or a control character")
-    if "/." not in path and "//" not in path:
+    if "/." not in path and "//" not in path and ";" not in path:
         return path
     segments: list[str] = []
     parts = path.split("/")
@@ -60,6 +61,9 @@ def normalize_path(raw: str) -> str:
 
 
 def _push(segments: list[str], part: str) -> None:
+    if ";" in part and part.split(";", 1)[0] in ("", ".", ".."):
+        # Servlet containers drop `;params`, reading `/public/..;/admin` as `/admin`.
+        raise PathError("the path has parameters on an empty or dot segment")
     if part in ("", "."):
         return
     if part == "..":

@@ -199,3 +199,24 @@ def test_empty_or_overlong_host_is_refused(raw: str) -> None:
     """An empty or absurdly long Host header is refused."""
     with pytest.raises(HostError, match="empty or too long"):
         normalize_host(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "/healthz/..;/dashboard",
+        "/a/.;x/b",
+        "/;jsessionid=1/admin",
+        "/healthz/%2e%2e;/admin",
+        "/x/..%3B/admin",
+    ],
+)
+def test_path_parameters_on_dot_or_empty_segments_are_refused(raw: str) -> None:
+    """`..;` is `..` to Tomcat, Jetty and Spring: refuse rather than guess."""
+    with pytest.raises(PathError):
+        normalize_path(raw)
+
+
+def test_path_parameters_on_ordinary_segments_pass() -> None:
+    """`;` inside an ordinary segment (matrix parameters) is left alone."""
+    assert normalize_path("/files/report;v=2") == "/files/report;v=2"

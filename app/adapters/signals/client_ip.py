@@ -11,6 +11,10 @@ from app.core.context import IPAddress
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 #: More hops than this is not a real proxy chain; refuse rather than walk it.
 MAX_HOPS = 32
+#: Parsed addresses and trust answers are remembered (proxies and clients repeat); the caches
+#: are cleared when full, so a flood of distinct addresses costs memory only up to this bound.
+CACHE_SIZE = 8192
+_parsed: dict[str, IPAddress] = {}
 
 
 class ForwardedHeaderError(ValueError):
@@ -21,6 +25,7 @@ class TrustedProxies:
     """The networks whose forwarded headers are believed."""
 
     def __init__(self, networks: Iterable[str | Network]) -> None:
+        self._known: dict[IPAddress, bool] = {}
         self._v4: list[ipaddress.IPv4Network] = []
         self._v6: list[ipaddress.IPv6Network] = []
         for item in networks:
@@ -31,11 +36,18 @@ class TrustedProxies:
                 self._v6.append(network)
 
     def __contains__(self, address: object) -> bool:
-        if isinstance(address, ipaddress.IPv4Address):
-            return any(address in network for network in self._v4)
-        if isinstance(address, ipaddress.IPv6Address):
-            return any(address in network for network in self._v6)
-        return False
+        if not isinstance(address, ipaddress.IPv4Address | ipaddress.IPv6Address):
+            return False
+        known = self._known.get(address)
+        if known is None:
+            if isinstance(address, ipaddress.IPv4Address):
+                known = any(address in network for network in self._v4)
+            else:
+                known = any(address in network for network in self._v6)
+            if len(self._known) >= CACHE_SIZE:
+                self._known.clear()
+            self._known[address] = known
+        return known
 
     def is_trusted(self, peer: str) -> bool:
         """True if `peer` (the socket address, as ASGI gives it) is a trusted proxy."""
@@ -54,6 +66,17 @@ def normalise(address: IPAddress) -> IPAddress:
 
 def parse_address(text: str) -> IPAddress:
     """One address as proxies write it: `1.2.3.4`, `1.2.3.4:5678`, `::1`, `[::1]`, `[::1]:80`."""
+    cached = _parsed.get(text)
+    if cached is not None:
+        return cached
+    address = _parse_address(text)
+    if len(_parsed) >= CACHE_SIZE:
+        _parsed.clear()
+    _parsed[text] = address
+    return address
+
+
+def _parse_address(text: str) -> IPAddress:
     value = text.strip()
     if value.startswith("["):
         end = value.find("]")

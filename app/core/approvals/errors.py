@@ -1,0 +1,78 @@
+"""Why an approval transition was refused: a stable kebab-case code and a coarse category.
+
+The category tells an API what kind of answer to give (invalid input, not allowed, or the
+state has moved on) without the core knowing about HTTP.
+"""
+
+from __future__ import annotations
+
+from enum import Enum, StrEnum
+
+
+class Category(Enum):
+    """What kind of refusal: the API maps INVALID to 422, FORBIDDEN to 403, CONFLICT to 409."""
+
+    INVALID = "invalid"
+    FORBIDDEN = "forbidden"
+    CONFLICT = "conflict"
+
+
+class ErrorCode(StrEnum):
+    """The closed vocabulary of refusals. Adding one is an API change (CHANGELOG)."""
+
+    # Who may act
+    SELF_APPROVAL = "self-approval"
+    NOT_AN_APPROVER = "not-an-approver"
+    NOT_YOUR_REQUEST = "not-your-request"
+    NOT_ALLOWED_TO_REVOKE = "not-allowed-to-revoke"
+    # State has moved on
+    REQUEST_NOT_PENDING = "request-not-pending"
+    REQUEST_EXPIRED = "request-expired"
+    GRANT_NOT_ACTIVE = "grant-not-active"
+    POLICY_MISMATCH = "policy-mismatch"
+    # Input
+    POLICY_NEEDS_NO_APPROVAL = "policy-needs-no-approval"
+    POLICY_NEEDS_NO_JUSTIFICATION = "policy-needs-no-justification"
+    POLICY_NEEDS_APPROVAL = "policy-needs-approval"
+    DURATION_TOO_LONG = "duration-too-long"
+    DURATION_NOT_POSITIVE = "duration-not-positive"
+    DURATION_NOT_WHOLE_SECONDS = "duration-not-whole-seconds"
+    JUSTIFICATION_REQUIRED = "justification-required"
+    JUSTIFICATION_TOO_SHORT = "justification-too-short"
+    JUSTIFICATION_TOO_LONG = "justification-too-long"
+    JUSTIFICATION_PATTERN_MISMATCH = "justification-pattern-mismatch"
+    JUSTIFICATION_CONTROL_CHARACTERS = "justification-control-characters"
+    COMMENT_TOO_LONG = "comment-too-long"
+    COMMENT_CONTROL_CHARACTERS = "comment-control-characters"
+
+    @property
+    def category(self) -> Category:
+        """INVALID unless listed as FORBIDDEN or CONFLICT."""
+        return _CATEGORIES.get(self, Category.INVALID)
+
+
+_CATEGORIES = {
+    ErrorCode.SELF_APPROVAL: Category.FORBIDDEN,
+    ErrorCode.NOT_AN_APPROVER: Category.FORBIDDEN,
+    ErrorCode.NOT_YOUR_REQUEST: Category.FORBIDDEN,
+    ErrorCode.NOT_ALLOWED_TO_REVOKE: Category.FORBIDDEN,
+    ErrorCode.REQUEST_NOT_PENDING: Category.CONFLICT,
+    ErrorCode.REQUEST_EXPIRED: Category.CONFLICT,
+    ErrorCode.GRANT_NOT_ACTIVE: Category.CONFLICT,
+    ErrorCode.POLICY_MISMATCH: Category.CONFLICT,
+}
+
+
+class ApprovalError(Exception):
+    """A refused transition. Nothing changed; `code` is what tests, logs and the API speak."""
+
+    def __init__(self, code: ErrorCode, detail: str = "") -> None:
+        super().__init__(f"{code}: {detail}" if detail else str(code))
+        self.code = code
+        self.detail = detail
+
+    @property
+    def category(self) -> Category:
+        """The kind of refusal, for choosing an API status."""
+        return self.code.category
+

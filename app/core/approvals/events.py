@@ -1,0 +1,100 @@
+"""Events: what a transition caused, one audit log entry each. Types are snake_case names."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+from app.core.approvals.codec import Fields, RecordError, encode_time
+
+#: Event data stays flat and JSON-ready: scalars, or a tuple of strings (device tags, approvers).
+DataValue = str | int | bool | None | tuple[str, ...]
+
+
+class EventType(StrEnum):
+    """Every event the approval workflow writes to the audit log."""
+
+    REQUEST_SUBMITTED = "request_submitted"
+    REQUEST_REVIEWED = "request_reviewed"
+    REQUEST_APPROVED = "request_approved"
+    REQUEST_DENIED = "request_denied"
+    REQUEST_EXPIRED = "request_expired"
+    REQUEST_CANCELLED = "request_cancelled"
+    GRANT_ISSUED = "grant_issued"
+    GRANT_REVOKED = "grant_revoked"
+    GRANT_ENDED = "grant_ended"
+    GRANT_EXPIRED = "grant_expired"
+    JUSTIFICATION_RECORDED = "justification_recorded"
+
+
+def _no_data() -> Mapping[str, DataValue]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One thing that happened to a request or grant.
+
+    `user` is whose access it concerns; `actor` who caused it (None when time did).
+    """
+
+    type: EventType
+    at: datetime
+    application: str
+    user: str
+    actor: str | None = None
+    request_id: str | None = None
+    grant_id: str | None = None
+    data: Mapping[str, DataValue] = field(default_factory=_no_data)
+
+    def __post_init__(self) -> None:
+        # Freeze a copy so the caller's dict cannot change a recorded event.
+        object.__setattr__(self, "data", MappingProxyType(dict(self.data)))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, the body of one audit entry."""
+        return {
+            "type": self.type.value,
+            "at": encode_time(self.at),
+            "application": self.application,
+            "user": self.user,
+            "actor": self.actor,
+            "request_id": self.request_id,
+            "grant_id": self.grant_id,
+            "data": {k: list(v) if isinstance(v, tuple) else v for k, v in self.data.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, raw: object) -> Event:
+        """Decode `to_dict` output; raise RecordError naming the field of malformed input."""
+        fields = Fields(raw)
+        return cls(
+            type=fields.choice("type", EventType),
+            at=fields.time("at"),
+            application=fields.text("application"),
+            user=fields.text("user"),
+            actor=fields.optional_text("actor"),
+            request_id=fields.optional_text("request_id"),
+            grant_id=fields.optional_text("grant_id"),
+            data=_read_data(fields.raw("data")),
+        )
+
+
+def _read_data(raw: object) -> dict[str, DataValue]:
+    if not isinstance(raw, Mapping):
+        raise RecordError("$.data: expected an object")
+    data: dict[str, DataValue] = {}
+    for key, value in raw.items():
+        if not isinstance(key, str):
+            raise RecordError("$.data: keys must be strings")
+        if value is None or isinstance(value, str | int | bool):
+            data[key] = value
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            data[key] = tuple(value)
+        else:
+            raise RecordError(f"$.data.{key}: expected a string, number, boolean, null or list")
+    return data

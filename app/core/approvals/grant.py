@@ -1,0 +1,115 @@
+"""Grants as values: time-boxed access for one (user, application), from an approval or from a
+recorded justification. A grant counts iff it is ACTIVE and `now < expires_at`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from app.core.approvals.codec import Fields, RecordError, encode_optional_time, encode_time
+
+
+class GrantStatus(Enum):
+    """ACTIVE until it runs out (EXPIRED) or someone ends it (REVOKED).
+
+    A requester ending their own grant early is REVOKED with `revoked_by == user`; the audit
+    event (`grant_ended` rather than `grant_revoked`) and `ended_early` tell the two apart.
+    """
+
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+class GrantKind(Enum):
+    """Where a grant came from: an approved request, or a justification-only policy."""
+
+    APPROVAL = "approval"
+    JUSTIFICATION = "justification"
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """Access for `user` to `application` from `starts_at` until `expires_at`."""
+
+    id: str
+    request_id: str | None
+    application: str
+    policy: str
+    user: str
+    kind: GrantKind
+    starts_at: datetime
+    expires_at: datetime
+    status: GrantStatus = GrantStatus.ACTIVE
+    justification: str | None = None
+    revoked_by: str | None = None
+    revoked_at: datetime | None = None
+    revoke_reason: str | None = None
+    expired_at: datetime | None = None
+    version: int = 1
+
+    def is_active(self, now: datetime) -> bool:
+        """Whether this grant lets the user in at `now`."""
+        return self.status is GrantStatus.ACTIVE and now < self.expires_at
+
+    @property
+    def ended_early(self) -> bool:
+        """Whether the holder ended it themselves."""
+        return self.status is GrantStatus.REVOKED and self.revoked_by == self.user
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: UTC timestamps with `Z`."""
+        return {
+            "id": self.id,
+            "request_id": self.request_id,
+            "application": self.application,
+            "policy": self.policy,
+            "user": self.user,
+            "kind": self.kind.value,
+            "starts_at": encode_time(self.starts_at),
+            "expires_at": encode_time(self.expires_at),
+            "status": self.status.value,
+            "justification": self.justification,
+            "revoked_by": self.revoked_by,
+            "revoked_at": encode_optional_time(self.revoked_at),
+            "revoke_reason": self.revoke_reason,
+            "expired_at": encode_optional_time(self.expired_at),
+            "version": self.version,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: object) -> Grant:
+        """Decode `to_dict` output; raise RecordError naming the field of malformed input.
+
+        Unknown keys are ignored so a replica of an older release can read newer records.
+        """
+        fields = Fields(raw)
+        grant = cls(
+            id=fields.text("id"),
+            request_id=fields.optional_text("request_id"),
+            application=fields.text("application"),
+            policy=fields.text("policy"),
+            user=fields.text("user"),
+            kind=fields.choice("kind", GrantKind),
+            starts_at=fields.time("starts_at"),
+            expires_at=fields.time("expires_at"),
+            status=fields.choice("status", GrantStatus),
+            justification=fields.optional_text("justification"),
+            revoked_by=fields.optional_text("revoked_by"),
+            revoked_at=fields.optional_time("revoked_at"),
+            revoke_reason=fields.optional_text("revoke_reason"),
+            expired_at=fields.optional_time("expired_at"),
+            version=fields.integer("version", minimum=1),
+        )
+        if grant.expires_at <= grant.starts_at:
+            raise RecordError("$.expires_at: must be after starts_at")
+        revoked = grant.status is GrantStatus.REVOKED
+        if revoked != (grant.revoked_at is not None and grant.revoked_by is not None):
+            raise RecordError("$.revoked_at: set, with revoked_by, exactly when revoked")
+        if (grant.status is GrantStatus.EXPIRED) != (grant.expired_at is not None):
+            raise RecordError("$.expired_at: set exactly when the grant has expired")
+        if (grant.kind is GrantKind.APPROVAL) != (grant.request_id is not None):
+            raise RecordError("$.request_id: set exactly for a grant from an approval")
+        return grant

@@ -1,0 +1,123 @@
+"""The wired service in-process: operations endpoints and one decision through bootstrap."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.adapters.dev.issuer import DevIssuer
+from app.bootstrap import build, prepare_process
+from app.config import Settings, load_settings
+from app.web import CountersignApp
+from tests.support.ports import free_port
+from tests.support.redis_server import RedisServer, RedisServerFactory
+
+POLICY_DIR = Path(__file__).resolve().parents[3] / "policy_rules"
+
+
+@pytest.fixture(scope="module")
+def server(redis_server_factory: RedisServerFactory) -> RedisServer:
+    """One Redis for this module."""
+    return redis_server_factory()
+
+
+def settings_for(tmp_path: Path, redis_url: str) -> Settings:
+    return load_settings(
+        {
+            "COUNTERSIGN_DEV": "1",
+            "COUNTERSIGN_REDIS_URL": redis_url,
+            "COUNTERSIGN_POLICY_DIR": str(POLICY_DIR),
+            "COUNTERSIGN_DATA_DIR": str(tmp_path),
+            "COUNTERSIGN_PUBLIC_URL": "http://auth.example.com:8000",
+            "COUNTERSIGN_LOG_LEVEL": "error",
+        }
+    )
+
+
+def get(app: CountersignApp, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4321))
+        async with httpx.AsyncClient(transport=transport, base_url="http://countersign") as http:
+            return await http.get(path, headers=headers)
+
+    return asyncio.run(go())
+
+
+def test_ready_when_policy_loaded_and_redis_reachable(tmp_path: Path, server: RedisServer) -> None:
+    """/readyz is 200 with the policy version when Redis answers."""
+    settings = settings_for(tmp_path, server.url)
+    assert prepare_process(settings) is None
+    response = get(build(settings), "/readyz")
+    assert response.status_code == 200
+    assert response.json()["policy"]["applications"] >= 4
+    assert response.json()["redis"] == {"reachable": True}
+
+
+def test_not_ready_when_redis_is_down(tmp_path: Path) -> None:
+    """/readyz is 503 and says Redis is unreachable; /healthz still answers."""
+    settings = settings_for(tmp_path, f"redis://127.0.0.1:{free_port()}/0")
+    prepare_process(settings)
+    app = build(settings)
+    response = get(app, "/readyz")
+    assert response.status_code == 503
+    assert response.json()["redis"] == {"reachable": False}
+    assert get(app, "/healthz").status_code == 200
+
+
+def test_dev_token_is_accepted_and_counted_in_metrics(tmp_path: Path, server: RedisServer) -> None:
+    """A token minted by the dev issuer is allowed for SRE, and /metrics counts the decision."""
+    settings = settings_for(tmp_path, server.url)
+    prepare_process(settings)
+    app = build(settings)
+    issuer = DevIssuer.load(tmp_path, public_url=settings.public_url)
+    token = issuer.mint(
+        email="bob@example.com",
+        now=time.time(),
+        ttl=timedelta(minutes=5),
+        claims=settings.claims,
+        groups=["sre", "sre-leads"],
+        device_managed=True,
+    )
+    response = get(
+        app,
+        "/auth/nginx",
+        {
+            "X-Original-URL": "https://grafana.example.com/d/1",
+            "X-Original-Method": "GET",
+            "Authorization": f"Bearer {token}",
+        },
+    )
+    assert response.status_code == 200
+    assert response.headers["x-auth-request-email"] == "bob@example.com"
+    metrics = get(app, "/metrics").text
+    assert 'countersign_decisions_total{application="grafana",effect="allow"} 1.0' in metrics
+
+
+def test_dev_login_redirect_keeps_only_safe_targets(tmp_path: Path, server: RedisServer) -> None:
+    """/login sends dev users to /dev/login with rd, and drops an rd to another site."""
+    settings = settings_for(tmp_path, server.url)
+    prepare_process(settings)
+    app = build(settings)
+    good = get(app, "/login?rd=https%3A%2F%2Fgrafana.example.com%2F")
+    evil = get(app, "/login?rd=https%3A%2F%2Fevil.example%2F")
+    assert good.status_code == 302
+    assert good.headers["location"] == "/dev/login?rd=https%3A%2F%2Fgrafana.example.com%2F"
+    assert evil.headers["location"] == "/dev/login?rd=%2F"
+
+
+def test_invalid_policy_dir_is_reported_before_start(tmp_path: Path, server: RedisServer) -> None:
+    """prepare_process names every error of a broken policy set instead of starting."""
+    apps = tmp_path / "policies" / "apps"
+    apps.mkdir(parents=True)
+    (apps / "x.yaml").write_text("application: {id: x, hosts: [x.example.com]}\npolicies: []\n")
+    settings = load_settings(
+        {"COUNTERSIGN_POLICY_DIR": str(tmp_path / "policies"), "COUNTERSIGN_REDIS_URL": server.url}
+    )
+    problem = prepare_process(settings)
+    assert problem is not None
+    assert "x.yaml:2:" in problem

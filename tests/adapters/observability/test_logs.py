@@ -1,0 +1,46 @@
+"""Log redaction: one processor removes secrets wherever they appear."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.adapters.observability.logs import REDACTED, redact
+
+JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWJ5dGVz"
+
+
+def run(**event: Any) -> dict[str, Any]:
+    return dict(redact(None, "info", dict(event)))
+
+
+def test_secret_named_keys_are_redacted() -> None:
+    """authorization, cookie, *token*, *password*, *secret* values never reach the log."""
+    out = run(
+        authorization="Bearer x",
+        cookie="a=b",
+        access_token="t",
+        redis_password="p",
+        client_secret="s",
+        user="alice@example.com",
+    )
+    assert out == {
+        "authorization": REDACTED,
+        "cookie": REDACTED,
+        "access_token": REDACTED,
+        "redis_password": REDACTED,
+        "client_secret": REDACTED,
+        "user": "alice@example.com",
+    }
+
+
+def test_jwt_shaped_strings_are_redacted_anywhere() -> None:
+    """A token pasted into a message, a list or a nested mapping is cut out."""
+    out = run(problem=f"bad token {JWT} here", items=[JWT], nested={"x": JWT})
+    assert JWT not in str(out)
+    assert out["problem"] == f"bad token {REDACTED} here"
+
+
+def test_ordinary_values_are_untouched() -> None:
+    """Reason codes, paths and numbers pass through as they are."""
+    out = run(reasons=["groups-ok"], path="/d/1", latency_ms=0.2, user=None)
+    assert out == {"reasons": ["groups-ok"], "path": "/d/1", "latency_ms": 0.2, "user": None}

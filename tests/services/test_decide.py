@@ -1,0 +1,111 @@
+"""The decision service: the store is asked only when needed, and every failure is a deny."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from app.core.context import AccessContext, Identity
+from app.core.decision import Decision, Effect, GrantState
+from app.core.policy.compile import Source, compile_policy_set
+from app.core.policy.policy_set import PolicySet
+from app.core.reasons import Reason
+from app.services.decide import DecisionService
+
+NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+ALICE = Identity("alice", "alice@example.com", frozenset({"engineers"}))
+POLICIES = compile_policy_set(
+    [
+        Source(
+            "app.yaml",
+            """
+application: {id: grafana, hosts: [grafana.example.com]}
+policies:
+  - name: engineers with approval
+    action: allow
+    include: [{group: engineers}]
+    approval: {approvers: [{group: sre-leads}]}
+""",
+        )
+    ]
+)
+CONTEXT = AccessContext("grafana.example.com", "/", identity=ALICE)
+
+
+class Observer:
+    def __init__(self) -> None:
+        self.decisions: list[Decision] = []
+        self.store_failures = 0
+
+    def decided(self, decision: Decision, *, seconds: float) -> None:
+        self.decisions.append(decision)
+
+    def store_failed(self) -> None:
+        self.store_failures += 1
+
+
+class SlowGrants:
+    async def grant_state(self, user: str, application: str) -> GrantState:
+        await asyncio.sleep(5)
+        return GrantState(grant_expires_at=NOW + timedelta(hours=1))
+
+
+class Grants:
+    def __init__(self, state: GrantState) -> None:
+        self.state = state
+        self.asked: list[tuple[str, str]] = []
+
+    async def grant_state(self, user: str, application: str) -> GrantState:
+        self.asked.append((user, application))
+        return self.state
+
+
+def service(
+    grants: object, policies: object = None, observer: Observer | None = None
+) -> DecisionService:
+    return DecisionService(
+        policies=policies or (lambda: POLICIES),  # type: ignore[arg-type]
+        grants=grants,  # type: ignore[arg-type]
+        clock=lambda: NOW,
+        observer=observer or Observer(),
+        store_timeout=0.05,
+    )
+
+
+def test_active_grant_allows_and_the_store_is_asked_for_the_pair() -> None:
+    """The store is asked for (user, application) and an active grant allows."""
+    grants = Grants(GrantState(grant_expires_at=NOW + timedelta(minutes=1), grant_id="g"))
+    decision = asyncio.run(service(grants).decide(CONTEXT))
+    assert decision.effect is Effect.ALLOW
+    assert grants.asked == [("alice@example.com", "grafana")]
+
+
+def test_slow_store_times_out_into_a_deny_not_an_allow() -> None:
+    """A store slower than the timeout is 'cannot decide', counted as a store failure."""
+    observer = Observer()
+    decision = asyncio.run(service(SlowGrants(), observer=observer).decide(CONTEXT))
+    assert decision.effect is Effect.DENY
+    assert decision.reasons == (Reason.GRANT_STATE_UNAVAILABLE,)
+    assert observer.store_failures == 1
+
+
+def test_a_crash_while_deciding_is_an_internal_error_deny() -> None:
+    """If the policy set cannot even be read, the answer is deny with internal-error."""
+
+    def broken() -> PolicySet:
+        raise RuntimeError("no policy set loaded")
+
+    observer = Observer()
+    decision = asyncio.run(service(Grants(GrantState()), broken, observer).decide(CONTEXT))
+    assert decision.effect is Effect.DENY
+    assert decision.reasons == (Reason.INTERNAL_ERROR,)
+    assert observer.decisions == [decision]
+
+
+def test_anonymous_user_never_costs_a_store_call() -> None:
+    """Without an identity there is nothing to look up: unauthenticated, no Redis call."""
+    grants = Grants(GrantState())
+    anonymous = AccessContext("grafana.example.com", "/")
+    decision = asyncio.run(service(grants).decide(anonymous))
+    assert decision.effect is Effect.UNAUTHENTICATED
+    assert grants.asked == []
