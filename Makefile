@@ -37,6 +37,8 @@ bench-core: $(STAMP)
 	$(BIN)/python -m bench.core
 
 bench: bench-core
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -m bench.forward_auth
 
 schema: $(STAMP)
 	$(BIN)/countersign policy schema --write policy_rules/schema.json

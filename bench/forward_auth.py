@@ -1,0 +1,224 @@
+"""`make bench`: req/s and latency of the forward-auth path on this machine, with wrk.
+
+Starts a private Redis, Countersign (one uvicorn worker, uvloop + httptools), the ceilings
+(a raw ASGI app and a FastAPI null route on the same settings), a static nginx backend and
+nginx with deploy/nginx/countersign.conf, then prints one table:
+
+  (a) the ceilings; (b) /auth/nginx allow with a cached JWT; (c) /auth/nginx allow through an
+  approval grant (one Redis read); (d) nginx → Countersign → static backend vs nginx → the
+  static backend directly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+from app.adapters.store.keys import grant_key
+from tests.support import components
+from tests.support.countersign import start_countersign
+from tests.support.ports import free_port
+from tests.support.procs import ManagedProcess
+from tests.support.proxies import Ports, start_proxy
+from tests.support.redis_server import start_redis_server
+
+ROOT = Path(__file__).resolve().parents[1]
+DURATION = os.environ.get("BENCH_DURATION", "5s")
+CONNECTIONS = os.environ.get("BENCH_CONNECTIONS", "50")
+
+
+@dataclass
+class Result:
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+
+
+def wrk(name: str, url: str, headers: dict[str, str]) -> Result:
+    """One wrk run (1 thread, 50 connections); a warm-up run first."""
+    args = ["wrk", "-t1", f"-c{CONNECTIONS}", "--latency"]
+    for key, value in headers.items():
+        args += ["-H", f"{key}: {value}"]
+    subprocess.run([*args, "-d1s", url], capture_output=True, check=True)
+    out = subprocess.run([*args, f"-d{DURATION}", url], capture_output=True, text=True, check=True)
+    text = out.stdout
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    if non2xx:
+        sys.exit(f"{name}: {non2xx.group(1)} requests were not answered 2xx:\n{text}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
+    return Result(name, rps, _latency(text, "50%"), _latency(text, "99%"))
+
+
+def _latency(text: str, label: str) -> float:
+    match = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", text)
+    if match is None:
+        return float("nan")
+    value, unit = float(match.group(1)), match.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def uvicorn(target: str, directory: Path, *, factory: bool = False) -> tuple[ManagedProcess, int]:
+    port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        target,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--no-proxy-headers",
+        "--log-level",
+        "warning",
+        "--no-server-header",
+        "--no-date-header",
+    ]
+    if factory:
+        argv.append("--factory")
+    process = ManagedProcess(target, argv, log_path=directory / f"{target}.log", cwd=ROOT)
+    process.wait_for_port(port)
+    return process, port
+
+
+def static_backend(directory: Path) -> tuple[ManagedProcess, int]:
+    """nginx answering 200 "ok" to everything: the static backend of (d)."""
+    port = free_port()
+    conf = directory / "static.conf"
+    conf.write_text(
+        f"worker_processes 1; daemon off; pid {directory}/static.pid;\n"
+        "events { worker_connections 1024; }\n"
+        f"http {{ access_log off; client_body_temp_path {directory}/cb; proxy_temp_path "
+        f"{directory}/pt; fastcgi_temp_path {directory}/ft; uwsgi_temp_path {directory}/ut; "
+        f"scgi_temp_path {directory}/st;\n"
+        f"  server {{ listen 127.0.0.1:{port}; location / {{ return 200 'ok'; }} }} }}\n"
+    )
+    argv = [components.nginx(), "-p", f"{directory}/", "-c", str(conf), "-e", "stderr"]
+    if os.geteuid() == 0:  # workers would switch to `nobody`, who cannot enter the temp dir
+        argv += ["-g", "user root;"]
+    process = ManagedProcess("static", argv, log_path=directory / "static.log")
+    process.wait_for_port(port)
+    return process, port
+
+
+def main() -> int:
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (Debian: apt-get install wrk)")
+    base = Path(tempfile.mkdtemp(prefix="countersign-bench-"))
+    started: list[ManagedProcess] = []
+    try:
+        redis_server = start_redis_server(base / "redis")
+        started.append(redis_server.process)
+        proxy_port = free_port()
+        service = start_countersign(
+            base / "countersign",
+            redis_url=redis_server.url,
+            policy_dir=ROOT / "policy_rules",
+            public_url=f"http://auth.example.com:{proxy_port}",
+        )
+        started.append(service.process)
+        raw_proc, raw_port = uvicorn("bench.null_apps:raw", base)
+        fast_proc, fast_port = uvicorn("bench.null_apps:fastapi_app", base)
+        started += [raw_proc, fast_proc]
+        static_proc, static_port = static_backend(base)
+        started.append(static_proc)
+        proxy = start_proxy("nginx", Ports(service.port, static_port, proxy_port), base / "nginx")
+        started.append(proxy.process)
+
+        # The SRE policy wants a managed device: Bob's token carries the device claim.
+        bob = _mint_managed(service.env, service.data_dir)
+        alice = service.mint(email="alice@example.com", groups=["engineering"])
+        client = redis.Redis.from_url(redis_server.url)
+        client.set(
+            grant_key("alice@example.com", "grafana"),
+            json.dumps({"id": "bench", "expires_at": time.time() + 3600}),
+            ex=3600,
+        )
+        client.close()
+
+        nginx_auth = {
+            "X-Original-URL": "https://grafana.example.com/d/1",
+            "X-Original-Method": "GET",
+        }
+        results = [
+            wrk("(a) raw ASGI, 200 to everything", f"http://127.0.0.1:{raw_port}/", {}),
+            wrk("(a) FastAPI null route", f"http://127.0.0.1:{fast_port}/x", {}),
+            wrk(
+                "(b) /auth/nginx allow, cached JWT",
+                f"{service.base_url}/auth/nginx",
+                {**nginx_auth, "Authorization": f"Bearer {bob}"},
+            ),
+            wrk(
+                "(c) /auth/nginx allow via grant",
+                f"{service.base_url}/auth/nginx",
+                {**nginx_auth, "Authorization": f"Bearer {alice}"},
+            ),
+            wrk("(d) nginx -> static backend", f"http://127.0.0.1:{static_port}/", {}),
+            wrk(
+                "(d) nginx -> Countersign -> backend",
+                f"http://127.0.0.1:{proxy_port}/d/1",
+                {"Host": "grafana.example.com", "Authorization": f"Bearer {bob}"},
+            ),
+        ]
+    finally:
+        for process in reversed(started):
+            process.stop()
+        shutil.rmtree(base, ignore_errors=True)
+    _print(results)
+    return 0
+
+
+def _mint_managed(env: dict[str, str], data_dir: Path) -> str:
+    out = subprocess.run(
+        [
+            components.countersign(),
+            "token",
+            "mint",
+            "--email",
+            "bob@example.com",
+            "--group",
+            "sre",
+            "--group",
+            "sre-leads",
+            "--device-managed",
+            "--ttl",
+            "1h",
+            "--data-dir",
+            str(data_dir),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+def _print(results: list[Result]) -> None:
+    ceiling = results[0].rps
+    print(f"wrk -t1 -c{CONNECTIONS} -d{DURATION}, one uvicorn worker each (uvloop, httptools)")
+    print(f"{'case':40s} {'req/s':>9s} {'x raw':>6s} {'p50 ms':>7s} {'p99 ms':>7s}")
+    for r in results:
+        print(f"{r.name:40s} {r.rps:9.0f} {r.rps / ceiling:6.2f} {r.p50_ms:7.2f} {r.p99_ms:7.2f}")
+    direct, through = results[4], results[5]
+    print(f"added p50 latency through Countersign (d): {through.p50_ms - direct.p50_ms:.2f} ms")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
