@@ -89,9 +89,14 @@ def clean_comment(text: str | None) -> str | None:
         return None
     given = _normalise(text).strip()
     if len(given) > MAX_COMMENT_LENGTH:
-        raise ApprovalError(
-            ErrorCode.COMMENT_TOO_LONG, f"at most {MAX_COMMENT_LENGTH} characters"
-        )
+        raise ApprovalError(ErrorCode.COMMENT_TOO_LONG, f"at most {MAX_COMMENT_LENGTH} characters")
     if has_control_characters(given):
         raise ApprovalError(ErrorCode.COMMENT_CONTROL_CHARACTERS)
     return given or None
+
+
+def require_id(value: str, what: str) -> str:
+    """A caller-made identifier; an empty one would make an unreadable record."""
+    if not value:
+        raise ValueError(f"{what} must be a non-empty string")
+    return value

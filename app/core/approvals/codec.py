@@ -62,7 +62,7 @@ class Fields:
         return value
 
     def optional_text(self, key: str) -> str | None:
-        """A string or null (an empty string is kept: a user agent may be empty)."""
+        """A string or null (an empty string is kept: a browser may send an empty User-Agent)."""
         value = self._get(key)
         if value is not None and not isinstance(value, str):
             raise self._fail(key, "a string or null")

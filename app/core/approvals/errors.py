@@ -75,4 +75,3 @@ class ApprovalError(Exception):
     def category(self) -> Category:
         """The kind of refusal, for choosing an API status."""
         return self.code.category
-

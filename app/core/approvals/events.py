@@ -1,4 +1,4 @@
-"""Events: what a transition caused, one audit log entry each. Types are snake_case names."""
+"""Events, one audit log entry each (snake_case types), and the transition results carrying them."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from types import MappingProxyType
 from typing import Any
 
 from app.core.approvals.codec import Fields, RecordError, encode_time
+from app.core.approvals.grant import Grant
+from app.core.approvals.request import AccessRequest
 
 #: Event data stays flat and JSON-ready: scalars, or a tuple of strings (device tags, approvers).
 DataValue = str | int | bool | None | tuple[str, ...]
@@ -98,3 +100,33 @@ def _read_data(raw: object) -> dict[str, DataValue]:
         else:
             raise RecordError(f"$.data.{key}: expected a string, number, boolean, null or list")
     return data
+
+
+@dataclass(frozen=True, slots=True)
+class RequestTransition:
+    """The request after a transition, the grant it issued (if any), and the events it caused.
+
+    No events means nothing changed (an idempotent repeat): the store has nothing to write.
+    """
+
+    request: AccessRequest
+    events: tuple[Event, ...]
+    grant: Grant | None = None
+
+    @property
+    def changed(self) -> bool:
+        """Whether there is anything to save."""
+        return bool(self.events)
+
+
+@dataclass(frozen=True, slots=True)
+class GrantTransition:
+    """The grant after a transition and the events it caused (none: nothing changed)."""
+
+    grant: Grant
+    events: tuple[Event, ...]
+
+    @property
+    def changed(self) -> bool:
+        """Whether there is anything to save."""
+        return bool(self.events)

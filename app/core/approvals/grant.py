@@ -47,7 +47,6 @@ class Grant:
     revoked_by: str | None = None
     revoked_at: datetime | None = None
     revoke_reason: str | None = None
-    expired_at: datetime | None = None
     version: int = 1
 
     def is_active(self, now: datetime) -> bool:
@@ -75,7 +74,6 @@ class Grant:
             "revoked_by": self.revoked_by,
             "revoked_at": encode_optional_time(self.revoked_at),
             "revoke_reason": self.revoke_reason,
-            "expired_at": encode_optional_time(self.expired_at),
             "version": self.version,
         }
 
@@ -100,7 +98,6 @@ class Grant:
             revoked_by=fields.optional_text("revoked_by"),
             revoked_at=fields.optional_time("revoked_at"),
             revoke_reason=fields.optional_text("revoke_reason"),
-            expired_at=fields.optional_time("expired_at"),
             version=fields.integer("version", minimum=1),
         )
         if grant.expires_at <= grant.starts_at:
@@ -108,8 +105,6 @@ class Grant:
         revoked = grant.status is GrantStatus.REVOKED
         if revoked != (grant.revoked_at is not None and grant.revoked_by is not None):
             raise RecordError("$.revoked_at: set, with revoked_by, exactly when revoked")
-        if (grant.status is GrantStatus.EXPIRED) != (grant.expired_at is not None):
-            raise RecordError("$.expired_at: set exactly when the grant has expired")
         if (grant.kind is GrantKind.APPROVAL) != (grant.request_id is not None):
             raise RecordError("$.request_id: set exactly for a grant from an approval")
         return grant

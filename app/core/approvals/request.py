@@ -18,9 +18,9 @@ from app.core.approvals.codec import (
     encode_seconds,
     encode_time,
 )
-from app.core.context import UNKNOWN_DEVICE, AccessContext, Device
+from app.core.context import UNKNOWN_DEVICE, AccessContext, Device, Identity
 
-#: A user agent is a snapshot for people to read, not a place to store megabytes.
+#: The User-Agent header is a snapshot for people to read, not a place to store megabytes.
 MAX_USER_AGENT = 512
 
 
@@ -72,6 +72,14 @@ class Requester:
             country=context.country,
             device=context.device,
             user_agent=context.user_agent[:MAX_USER_AGENT],
+        )
+
+    def same_person(self, identity: Identity) -> bool:
+        """Whether `identity` is the person who asked: the same user name, or the same email."""
+        if identity.user == self.user:
+            return True
+        return bool(identity.email and self.email) and (
+            str(identity.email).casefold() == str(self.email).casefold()
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,0 +1,167 @@
+"""Applying one review to a request: a pure state change, as in Teleport's access requests.
+
+A resolved request ignores later reviews (`request-not-pending`); the requester never reviews
+their own request, not even through a service token acting for them; any eligible deny ends
+the request; approvals count once per approver until the quorum is met.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from app.core.approvals.checks import check_duration, clean_comment, require_aware
+from app.core.approvals.codec import encode_seconds
+from app.core.approvals.errors import ApprovalError, ErrorCode
+from app.core.approvals.events import DataValue, Event, EventType, RequestTransition
+from app.core.approvals.granting import approved_grant, issue
+from app.core.approvals.quorum import tally
+from app.core.approvals.request import (
+    AccessRequest,
+    RequestStatus,
+    Review,
+    ReviewDecision,
+)
+from app.core.approvals.requesting import ensure_pending, request_event, resolve
+from app.core.context import Identity
+from app.core.policy.model import Approval, Policy
+
+
+def review(
+    request: AccessRequest,
+    *,
+    reviewer: Identity,
+    decision: ReviewDecision,
+    policy: Policy,
+    now: datetime,
+    grant_id: str,
+    duration: timedelta | None = None,
+    comment: str | None = None,
+    acting_token: str | None = None,
+) -> RequestTransition:
+    """Apply `reviewer`'s decision. `grant_id` names the grant issued if this completes the quorum.
+
+    Checks run in this order: who (self, eligibility), then state (resolved, past due), then
+    input (comment, duration), so a non-approver learns nothing about the request's state.
+    A second approval by the same approver is an idempotent no-op (no events, same version);
+    an approver who approved may still deny, which ends the request.
+    """
+    now = require_aware(now)
+    approval = _approval_for(request, policy)
+    if request.requester.same_person(reviewer):
+        raise ApprovalError(ErrorCode.SELF_APPROVAL, "requesters cancel, they do not review")
+    if not approval.is_approver(reviewer):
+        raise ApprovalError(ErrorCode.NOT_AN_APPROVER, policy.name)
+    ensure_pending(request, now)
+    note = clean_comment(comment)
+    chosen: timedelta | None = None
+    if decision is ReviewDecision.APPROVE:
+        chosen = check_duration(_duration_asked(request, approval, duration), approval)
+        earlier = request.reviewed_by(reviewer.user)
+        if earlier is not None and earlier.decision is ReviewDecision.APPROVE:
+            return RequestTransition(request, ())
+    record = Review(
+        reviewer=reviewer.user,
+        email=reviewer.email,
+        groups=reviewer.groups,
+        decision=decision,
+        at=now,
+        comment=note,
+        duration=chosen,
+        via_token=acting_token,
+    )
+    reviewed = replace(request, reviews=(*request.reviews, record))
+    if decision is ReviewDecision.DENY:
+        return _deny(reviewed, record, now)
+    return _approve_if_met(reviewed, record, approval, now=now, grant_id=grant_id)
+
+
+def _approval_for(request: AccessRequest, policy: Policy) -> Approval:
+    # A renamed or changed policy must not judge a request made under another one.
+    if policy.name != request.policy:
+        raise ApprovalError(ErrorCode.POLICY_MISMATCH, f"{policy.name!r} != {request.policy!r}")
+    if policy.approval is None:
+        raise ApprovalError(ErrorCode.POLICY_NEEDS_NO_APPROVAL, policy.name)
+    return policy.approval
+
+
+def _duration_asked(
+    request: AccessRequest, approval: Approval, duration: timedelta | None
+) -> timedelta:
+    # Unless the approver says otherwise: what the requester asked for (capped at the maximum
+    # the policy allows today), else the policy's default.
+    if duration is not None:
+        return duration
+    if request.requested_duration is not None:
+        return min(request.requested_duration, approval.max_duration)
+    return approval.default_duration
+
+
+def _reviewed(request: AccessRequest, record: Review, now: datetime, **extra: DataValue) -> Event:
+    data: dict[str, DataValue] = {
+        "decision": record.decision.value,
+        "comment": record.comment,
+        "duration": encode_seconds(record.duration),
+        "via_token": record.via_token,
+        **extra,
+    }
+    return request_event(request, EventType.REQUEST_REVIEWED, now, actor=record.reviewer, data=data)
+
+
+def _deny(reviewed: AccessRequest, record: Review, now: datetime) -> RequestTransition:
+    denied = resolve(
+        reviewed, RequestStatus.DENIED, at=now, by=record.reviewer, comment=record.comment
+    )
+    events = (
+        _reviewed(denied, record, now),
+        request_event(
+            denied,
+            EventType.REQUEST_DENIED,
+            now,
+            actor=record.reviewer,
+            data={"comment": record.comment},
+        ),
+    )
+    return RequestTransition(denied, events)
+
+
+def _approve_if_met(
+    reviewed: AccessRequest, record: Review, approval: Approval, *, now: datetime, grant_id: str
+) -> RequestTransition:
+    count = tally(reviewed.reviews, approval)
+    seen = _reviewed(
+        reviewed,
+        record,
+        now,
+        approvals=len(count.approvers),
+        approvals_required=count.required,
+    )
+    if not count.met or count.duration is None:
+        return RequestTransition(replace(reviewed, version=reviewed.version + 1), (seen,))
+    grant = approved_grant(
+        grant_id=grant_id,
+        request_id=reviewed.id,
+        application=reviewed.application,
+        policy=reviewed.policy,
+        user=reviewed.user,
+        justification=reviewed.justification,
+        now=now,
+        duration=count.duration,
+    )
+    approved = resolve(
+        reviewed,
+        RequestStatus.APPROVED,
+        at=now,
+        by=record.reviewer,
+        comment=record.comment,
+        grant_id=grant.id,
+    )
+    done = request_event(
+        approved,
+        EventType.REQUEST_APPROVED,
+        now,
+        actor=record.reviewer,
+        grant_id=grant.id,
+        data={"approvers": count.approvers, "duration": encode_seconds(count.duration)},
+    )
+    return RequestTransition(approved, (seen, done, issue(grant, actor=record.reviewer)), grant)
