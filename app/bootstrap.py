@@ -22,11 +22,14 @@ from app.adapters.observability.logs import configure_logging
 from app.adapters.observability.metrics import Metrics
 from app.adapters.signals.reader import SignalReader
 from app.adapters.store.connection import connect
+from app.adapters.store.keys import RedisIndexes
 from app.adapters.store.redis_grants import RedisGrantReader
+from app.adapters.store.redis_workflow import RedisWorkflowStore
 from app.config import Settings, SettingsError, load_settings
 from app.core.paths import HostError, normalize_host
 from app.core.policy.errors import PolicyCompileError
 from app.core.redirects import is_safe_redirect
+from app.services.approvals import ApprovalService
 from app.services.decide import DecisionService
 from app.services.policy_repository import PolicyRepository
 from app.web import CountersignApp
@@ -100,6 +103,10 @@ def build(settings: Settings) -> CountersignApp:
     )
     signals = SignalReader.from_settings(settings)
     trusted = signals.trusted
+    workflow = RedisWorkflowStore(redis, retention=settings.request_retention)
+    approvals = ApprovalService(
+        policies=lambda: repository.current, store=workflow, indexes=RedisIndexes(), clock=utc_now
+    )
     decisions = DecisionService(
         policies=lambda: repository.current,
         grants=RedisGrantReader(redis),
@@ -128,6 +135,9 @@ def build(settings: Settings) -> CountersignApp:
                 message="DEV MODE: a built-in issuer mints tokens for anyone who asks. "
                 "Never expose this instance.",
             )
+        sweeper = asyncio.create_task(
+            sweep_forever(approvals, workflow, settings.sweep_interval.total_seconds())
+        )
         watcher = None
         if settings.policy_reload:
             watcher = asyncio.create_task(
@@ -147,10 +157,11 @@ def build(settings: Settings) -> CountersignApp:
         try:
             yield
         finally:
-            if watcher is not None:
-                watcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
+            for task in (watcher, sweeper):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             await verifier.aclose()
             await redis.aclose()
             signals.close()
@@ -176,6 +187,22 @@ def build(settings: Settings) -> CountersignApp:
     if settings.dev:
         api.include_router(make_dev_router(issuer=issuer, settings=settings, is_safe_redirect=safe))
     return CountersignApp(forward_auth=forward_auth, api=api)
+
+
+async def sweep_forever(
+    approvals: ApprovalService, store: RedisWorkflowStore, interval: float
+) -> None:
+    """Expire due requests and grants on every replica (transitions are idempotent), and trim
+    indexes past retention. Errors are logged and the loop goes on."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            requests, grants = await approvals.sweep()
+            await store.trim(utc_now())
+            if requests or grants:
+                log.info("sweep_expired", requests=requests, grants=grants)
+        except Exception as exc:  # Redis down: try again next tick
+            log.warning("sweep_failed", problem=str(exc)[:200])
 
 
 def build_from_environment(environ: Mapping[str, str] | None = None) -> CountersignApp:

@@ -109,6 +109,9 @@ class Settings(BaseModel):
     mtls_verify_header: str
     mtls_fingerprint_header: str
     dev: bool
+    request_retention: timedelta
+    sweep_interval: timedelta
+    admin_groups: tuple[str, ...]
     dev_users: Path
     log_level: Literal["debug", "info", "warning", "error"]
     log_format: Literal["json", "console"]
@@ -410,6 +413,24 @@ _SPECS = (
         _header,
     ),
     _Spec("dev", "false", "Development mode: built-in issuer, dev login, token mint.", _bool),
+    _Spec(
+        "request_retention",
+        "400d",
+        "How long ended requests and grants are kept for history and audit.",
+        _duration(),
+    ),
+    _Spec(
+        "sweep_interval",
+        "5s",
+        "How often each replica expires due requests and grants.",
+        _duration(),
+    ),
+    _Spec(
+        "admin_groups",
+        "countersign-admins",
+        "Comma list of groups whose members administer Countersign (API, revocations).",
+        _list,
+    ),
     _Spec("dev_users", None, "Users of the dev login.", _path, "POLICY_DIR/dev-users.yaml"),
     _Spec(
         "log_level",

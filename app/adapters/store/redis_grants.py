@@ -24,10 +24,11 @@ class RedisGrantReader:
         if grant_raw is None and open_raw is None and justified_raw is None:
             return NO_STATE
         grant_id, grant_expires = _parse_grant(grant_raw)
+        _, justified_until = _parse_grant(justified_raw)
         return GrantState(
             grant_expires_at=grant_expires,
             grant_id=grant_id,
-            justified_until=_parse_epoch(justified_raw),
+            justified_until=justified_until,
             pending_request_id=_text(open_raw),
         )
 
@@ -37,16 +38,6 @@ def _text(raw: bytes | str | None) -> str | None:
         return None
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
     return text or None
-
-
-def _parse_epoch(raw: bytes | str | None) -> datetime | None:
-    text = _text(raw)
-    if text is None:
-        return None
-    try:
-        return datetime.fromtimestamp(float(text), tz=UTC)
-    except (ValueError, OverflowError, OSError):
-        return None
 
 
 def _parse_grant(raw: bytes | str | None) -> tuple[str | None, datetime | None]:

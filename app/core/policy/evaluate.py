@@ -42,6 +42,17 @@ def select(
         return Selection(None, None, (Reason.APPLICATION_NOT_FOUND,))
     if explain:
         return _select_explained(app, context, now)
+    return select_in(app, context, now=now)
+
+
+def first_match(app: Application, context: AccessContext, *, now: datetime) -> Policy | None:
+    """The first policy of `app` that matches `context` (routing already done by the caller),
+    e.g. to find the policy that asks for approval when a user requests access by application."""
+    return select_in(app, context, now=now).policy
+
+
+def select_in(app: Application, context: AccessContext, *, now: datetime) -> Selection:
+    """`select` for an application already chosen."""
     anonymous = context.identity is None
     for policy in app.policies:
         if anonymous and policy.action is not Action.BYPASS:

@@ -1,0 +1,313 @@
+"""Access requests and grants in Redis: every transition is one MULTI, together with the hot
+path's pair keys, the indexes, the audit entries and the outbox entries.
+
+A transition WATCHes what it reads (the record, the pair key it may delete, the audit head),
+asks a pure function for the next state, and writes. A concurrent change aborts the EXEC and
+the whole step is retried on fresh data, so concurrent approvals and denials of one request
+cannot both win and an approver is counted once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from redis.exceptions import WatchError
+
+from app.adapters.store import audit
+from app.adapters.store.keys import (
+    ACTIVE_GRANTS_INDEX,
+    AUDIT_HEAD_KEY,
+    GRANTS_INDEX,
+    OUTBOX_KEY,
+    PENDING_INDEX,
+    REQUESTS_INDEX,
+    application_grants_index,
+    grant_key,
+    grant_record_key,
+    justified_key,
+    open_request_key,
+    request_key,
+    user_grants_index,
+    user_requests_index,
+)
+from app.core.approvals import (
+    AccessRequest,
+    Event,
+    Grant,
+    GrantKind,
+    GrantStatus,
+    GrantTransition,
+    RequestStatus,
+    RequestTransition,
+)
+
+MAX_ATTEMPTS = 50
+OUTBOX_MAXLEN = 100_000
+
+
+class NotFoundError(LookupError):
+    """No such request or grant (or it is past retention)."""
+
+
+class ContentionError(RuntimeError):
+    """A transition kept losing races; the caller may retry later (HTTP 503)."""
+
+
+class RedisWorkflowStore:
+    """Implements services.ports.WorkflowStore."""
+
+    def __init__(self, client: Any, *, retention: timedelta) -> None:
+        self._client = client
+        self._retention = retention
+
+    # -- reads ----------------------------------------------------------------------------
+    async def load_request(self, request_id: str) -> AccessRequest | None:
+        """The request, or None."""
+        raw = await self._client.get(request_key(request_id))
+        return AccessRequest.from_dict(json.loads(raw)) if raw is not None else None
+
+    async def load_grant(self, grant_id: str) -> Grant | None:
+        """The grant, or None."""
+        raw = await self._client.get(grant_record_key(grant_id))
+        return Grant.from_dict(json.loads(raw)) if raw is not None else None
+
+    async def request_ids(
+        self,
+        *,
+        index: str,
+        newest_first: bool = True,
+        before: float | None = None,
+        limit: int = 50,
+    ) -> list[tuple[str, float]]:
+        """(id, score) pairs from an index, newest first, scores strictly below `before`."""
+        top = f"({before}" if before is not None else "+inf"
+        if newest_first:
+            rows = await self._client.zrevrangebyscore(
+                index, top, "-inf", start=0, num=limit, withscores=True
+            )
+        else:
+            rows = await self._client.zrangebyscore(
+                index, "-inf", top, start=0, num=limit, withscores=True
+            )
+        return [(_text(member), float(score)) for member, score in rows]
+
+    async def load_requests(self, ids: Sequence[str]) -> list[AccessRequest]:
+        """Requests by id, skipping any gone past retention."""
+        if not ids:
+            return []
+        raws = await self._client.mget([request_key(i) for i in ids])
+        return [AccessRequest.from_dict(json.loads(r)) for r in raws if r is not None]
+
+    async def load_grants(self, ids: Sequence[str]) -> list[Grant]:
+        """Grants by id, skipping any gone past retention."""
+        if not ids:
+            return []
+        raws = await self._client.mget([grant_record_key(i) for i in ids])
+        return [Grant.from_dict(json.loads(r)) for r in raws if r is not None]
+
+    async def due_requests(self, now: datetime, *, limit: int = 500) -> list[str]:
+        """PENDING requests whose pending_ttl has run out."""
+        rows = await self._client.zrangebyscore(
+            PENDING_INDEX, "-inf", now.timestamp(), start=0, num=limit
+        )
+        return [_text(r) for r in rows]
+
+    async def due_grants(self, now: datetime, *, limit: int = 500) -> list[str]:
+        """ACTIVE grants whose time is up."""
+        rows = await self._client.zrangebyscore(
+            ACTIVE_GRANTS_INDEX, "-inf", now.timestamp(), start=0, num=limit
+        )
+        return [_text(r) for r in rows]
+
+    # -- transitions ----------------------------------------------------------------------
+    async def open_request(
+        self,
+        *,
+        user: str,
+        application: str,
+        step: Callable[[AccessRequest | None], RequestTransition],
+    ) -> RequestTransition:
+        """Create a request, or return the open one for (user, application): `step` sees the
+        open request (or None) and returns a transition; no events means "return it as is"."""
+        open_key = open_request_key(user, application)
+
+        async def body(pipe: Any) -> RequestTransition:
+            open_id = await pipe.get(open_key)
+            existing = None
+            if open_id is not None:
+                raw = await pipe.get(request_key(_text(open_id)))
+                existing = AccessRequest.from_dict(json.loads(raw)) if raw else None
+            return step(existing)
+
+        return await self._run_request([open_key, AUDIT_HEAD_KEY], body)
+
+    async def update_request(
+        self, request_id: str, step: Callable[[AccessRequest], RequestTransition]
+    ) -> RequestTransition:
+        """Apply a pure transition to a stored request (NotFoundError if there is none)."""
+        key = request_key(request_id)
+
+        async def body(pipe: Any) -> RequestTransition:
+            raw = await pipe.get(key)
+            if raw is None:
+                raise NotFoundError(request_id)
+            request = AccessRequest.from_dict(json.loads(raw))
+            await pipe.watch(open_request_key(request.user, request.application))
+            return step(request)
+
+        return await self._run_request([key, AUDIT_HEAD_KEY], body)
+
+    async def open_grant(self, transition: GrantTransition) -> Grant:
+        """Store a new grant (a justified session) with its events."""
+
+        async def body(_pipe: Any) -> GrantTransition:
+            return transition
+
+        return (await self._run_grant([AUDIT_HEAD_KEY], body)).grant
+
+    async def update_grant(
+        self, grant_id: str, step: Callable[[Grant], GrantTransition]
+    ) -> GrantTransition:
+        """Apply a pure transition (revoke, end early, expire) to a stored grant."""
+        key = grant_record_key(grant_id)
+
+        async def body(pipe: Any) -> GrantTransition:
+            raw = await pipe.get(key)
+            if raw is None:
+                raise NotFoundError(grant_id)
+            grant = Grant.from_dict(json.loads(raw))
+            await pipe.watch(_pair_key_of(grant))
+            return step(grant)
+
+        return await self._run_grant([key, AUDIT_HEAD_KEY], body)
+
+    async def append_audit(self, events: Sequence[Event]) -> None:
+        """Audit events that change no record (policy reloads, admin actions)."""
+
+        async def body(_pipe: Any) -> RequestTransition | None:
+            return None
+
+        await self._transact(
+            [AUDIT_HEAD_KEY], body, lambda pipe, _t, head: self._audit(pipe, head, events)
+        )
+
+    # -- machinery ------------------------------------------------------------------------
+    async def _run_request(self, watch: list[str], body: Any) -> RequestTransition:
+        return await self._transact(watch, body, self._write_request)  # type: ignore[no-any-return]
+
+    async def _run_grant(self, watch: list[str], body: Any) -> GrantTransition:
+        return await self._transact(watch, body, self._write_grant)  # type: ignore[no-any-return]
+
+    async def _transact(self, watch: list[str], body: Any, write: Any) -> Any:
+        for attempt in range(MAX_ATTEMPTS):
+            async with self._client.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(*watch)
+                    head = audit.Head.parse(await pipe.get(AUDIT_HEAD_KEY))
+                    result = await body(pipe)
+                    if result is not None and not getattr(result, "changed", True):
+                        return result
+                    pipe.multi()
+                    write(pipe, result, head)
+                    await pipe.execute()
+                    return result
+                except WatchError:
+                    await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311
+        raise ContentionError("the record kept changing; try again")
+
+    def _audit(self, pipe: Any, head: audit.Head, events: Sequence[Event]) -> None:
+        bodies = [event.to_dict() for event in events]
+        entries, new_head = audit.chain(head, bodies)
+        audit.queue_append(pipe, entries, new_head)
+        for body in bodies:
+            pipe.xadd(
+                OUTBOX_KEY, {"event": audit.canonical(body)}, maxlen=OUTBOX_MAXLEN, approximate=True
+            )
+
+    def _write_request(self, pipe: Any, transition: RequestTransition, head: audit.Head) -> None:
+        request = transition.request
+        key = request_key(request.id)
+        pipe.set(key, json.dumps(request.to_dict()))
+        created = request.created_at.timestamp()
+        pipe.zadd(REQUESTS_INDEX, {request.id: created})
+        pipe.zadd(user_requests_index(request.user), {request.id: created})
+        open_key = open_request_key(request.user, request.application)
+        if request.status is RequestStatus.PENDING:
+            pipe.persist(key)
+            pipe.zadd(PENDING_INDEX, {request.id: request.expires_at.timestamp()})
+            pipe.set(open_key, request.id, pxat=_ms(request.expires_at))
+        else:
+            pipe.expireat(
+                key, _retention_end(request.resolved_at or request.expires_at, self._retention)
+            )
+            pipe.zrem(PENDING_INDEX, request.id)
+            pipe.delete(open_key)
+        if transition.grant is not None:
+            self._put_grant(pipe, transition.grant)
+        self._audit(pipe, head, transition.events)
+
+    def _write_grant(self, pipe: Any, transition: GrantTransition, head: audit.Head) -> None:
+        self._put_grant(pipe, transition.grant)
+        self._audit(pipe, head, transition.events)
+
+    def _put_grant(self, pipe: Any, grant: Grant) -> None:
+        key = grant_record_key(grant.id)
+        pipe.set(key, json.dumps(grant.to_dict()))
+        pipe.zadd(GRANTS_INDEX, {grant.id: grant.starts_at.timestamp()})
+        pipe.zadd(user_grants_index(grant.user), {grant.id: grant.starts_at.timestamp()})
+        app_index = application_grants_index(grant.application)
+        pair = _pair_key_of(grant)
+        if grant.status is GrantStatus.ACTIVE:
+            pipe.persist(key)
+            pipe.zadd(ACTIVE_GRANTS_INDEX, {grant.id: grant.expires_at.timestamp()})
+            pipe.zadd(app_index, {grant.id: grant.expires_at.timestamp()})
+            value = json.dumps({"id": grant.id, "expires_at": grant.expires_at.timestamp()})
+            pipe.set(pair, value, pxat=_ms(grant.expires_at))
+        else:
+            pipe.expireat(
+                key, _retention_end(grant.revoked_at or grant.expires_at, self._retention)
+            )
+            pipe.zrem(ACTIVE_GRANTS_INDEX, grant.id)
+            pipe.zrem(app_index, grant.id)
+            # The pair key may already name a newer grant: remove it only if it is this one.
+            pipe.eval(_DELETE_IF_OURS, 1, pair, grant.id)
+
+    async def trim(self, now: datetime) -> None:
+        """Drop index entries of records past retention (the records expire by TTL)."""
+        cutoff = (now - self._retention).timestamp()
+        await self._client.zremrangebyscore(REQUESTS_INDEX, "-inf", cutoff)
+        await self._client.zremrangebyscore(GRANTS_INDEX, "-inf", cutoff)
+
+
+# Deletes the pair key only when it names this grant (a newer one may have replaced it).
+# Runs inside the MULTI, after the WATCH on the same key.
+_DELETE_IF_OURS = """
+local value = redis.call('GET', KEYS[1])
+if value and string.find(value, '"id": "' .. ARGV[1] .. '"', 1, true) then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+def _pair_key_of(grant: Grant) -> str:
+    if grant.kind is GrantKind.APPROVAL:
+        return grant_key(grant.user, grant.application)
+    return justified_key(grant.user, grant.application)
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _retention_end(moment: datetime, retention: timedelta) -> int:
+    return int((moment + retention).timestamp())
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw

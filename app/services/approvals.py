@@ -1,0 +1,481 @@
+"""The second opinion as a service: ask for access, review, cancel, revoke, list, and expire.
+
+Each operation loads what it needs, finds the policy in the current policy set, and hands a
+pure transition from app.core.approvals to the store, which applies it atomically with its
+audit and outbox entries. Visibility: a request is shown to its requester, to the approvers
+its policy lists, and to admins; anyone else gets "not found".
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Generic, Protocol, TypeVar
+
+import structlog
+
+from app.core import approvals as core
+from app.core.approvals import (
+    AccessRequest,
+    ApprovalError,
+    ErrorCode,
+    Grant,
+    GrantTransition,
+    RequestStatus,
+    RequestTransition,
+    ReviewDecision,
+)
+from app.core.context import AccessContext, Identity
+from app.core.policy.evaluate import first_match
+from app.core.policy.model import Action, Application, Policy
+from app.core.policy.policy_set import PolicySet
+from app.services.errors import BadCursorError, NotRequestableError, NotVisibleError
+from app.services.ports import Clock
+from app.services.principal import Principal
+
+log = structlog.get_logger("countersign.approvals")
+T = TypeVar("T")
+
+
+class _Record(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+R = TypeVar("R", bound=_Record)
+
+
+class WorkflowStore(Protocol):
+    """What the service needs from storage (implemented over Redis in adapters.store)."""
+
+    async def load_request(self, request_id: str) -> AccessRequest | None: ...
+    async def load_grant(self, grant_id: str) -> Grant | None: ...
+    async def load_requests(self, ids: Sequence[str]) -> list[AccessRequest]: ...
+    async def load_grants(self, ids: Sequence[str]) -> list[Grant]: ...
+    async def request_ids(
+        self,
+        *,
+        index: str,
+        newest_first: bool = True,
+        before: float | None = None,
+        limit: int = 50,
+    ) -> list[tuple[str, float]]: ...
+    async def due_requests(self, now: datetime, *, limit: int = 500) -> list[str]: ...
+    async def due_grants(self, now: datetime, *, limit: int = 500) -> list[str]: ...
+    async def open_request(
+        self,
+        *,
+        user: str,
+        application: str,
+        step: Callable[[AccessRequest | None], RequestTransition],
+    ) -> RequestTransition: ...
+    async def update_request(
+        self, request_id: str, step: Callable[[AccessRequest], RequestTransition]
+    ) -> RequestTransition: ...
+    async def open_grant(self, transition: GrantTransition) -> Grant: ...
+    async def update_grant(
+        self, grant_id: str, step: Callable[[Grant], GrantTransition]
+    ) -> GrantTransition: ...
+
+
+class Indexes(Protocol):
+    """Names of the store's listing indexes (adapters.store.keys provides them)."""
+
+    requests: str
+    pending: str
+    grants: str
+    active_grants: str
+
+    def user_requests(self, user: str) -> str: ...
+    def user_grants(self, user: str) -> str: ...
+    def application_grants(self, application: str) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a listing; pass `next_cursor` back to get the next one (None: the end)."""
+
+    items: tuple[T, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccessOutcome:
+    """What asking for access produced: a request (new or the open one) or a justified session."""
+
+    request: AccessRequest | None = None
+    grant: Grant | None = None
+    created: bool = True
+
+
+def new_id(prefix: str) -> str:
+    """Unguessable ids: they appear in links and must not be enumerable."""
+    return f"{prefix}_{secrets.token_urlsafe(16)}"
+
+
+class ApprovalService:
+    """One per process; holds no state of its own."""
+
+    def __init__(
+        self,
+        *,
+        policies: Callable[[], PolicySet],
+        store: WorkflowStore,
+        indexes: Indexes,
+        clock: Clock,
+    ) -> None:
+        self._policies = policies
+        self._store = store
+        self._indexes = indexes
+        self._clock = clock
+
+    # -- asking -----------------------------------------------------------------------------
+    async def request_access(
+        self,
+        principal: Principal,
+        *,
+        application: str,
+        context: AccessContext,
+        justification: str | None,
+        duration: timedelta | None,
+    ) -> AccessOutcome:
+        """Ask for access to `application` as the signed-in person, judged in `context`."""
+        person = principal.human()
+        now = self._clock()
+        app = self._policies().applications.get(application)
+        if app is None:
+            raise NotVisibleError(application)
+        policy = first_match(app, context, now=now)
+        if policy is None or policy.action is not Action.ALLOW:
+            raise NotRequestableError("no-policy-allows-a-request")
+        if policy.approval is None and policy.justification is None:
+            raise NotRequestableError("access-needs-no-request")
+        requester = core.Requester.from_context(context)
+        if policy.approval is None:
+            transition = core.justify(
+                grant_id=new_id("grt"),
+                application=app.id,
+                policy=policy,
+                requester=requester,
+                justification=justification,
+                now=now,
+            )
+            grant = await self._store.open_grant(transition)
+            return AccessOutcome(grant=grant)
+
+        def step(existing: AccessRequest | None) -> RequestTransition:
+            reused = core.reuse_open(existing, now)
+            if reused is not None:
+                return RequestTransition(reused, ())
+            return core.submit(
+                request_id=new_id("req"),
+                application=app.id,
+                policy=policy,
+                requester=requester,
+                justification=justification,
+                requested_duration=duration,
+                now=now,
+            )
+
+        result = await self._store.open_request(user=person.user, application=app.id, step=step)
+        return AccessOutcome(request=result.request, created=result.changed)
+
+    # -- reviewing --------------------------------------------------------------------------
+    async def approve(
+        self,
+        principal: Principal,
+        request_id: str,
+        *,
+        duration: timedelta | None,
+        comment: str | None,
+    ) -> AccessRequest:
+        """Approve as an eligible approver (never one's own request)."""
+        return await self._review(principal, request_id, ReviewDecision.APPROVE, duration, comment)
+
+    async def deny(
+        self, principal: Principal, request_id: str, *, comment: str | None
+    ) -> AccessRequest:
+        """Deny as an eligible approver; any eligible deny ends the request."""
+        return await self._review(principal, request_id, ReviewDecision.DENY, None, comment)
+
+    async def _review(
+        self,
+        principal: Principal,
+        request_id: str,
+        decision: ReviewDecision,
+        duration: timedelta | None,
+        comment: str | None,
+    ) -> AccessRequest:
+        principal.require("requests:review")
+        person = principal.human()
+        request = await self._visible_request(principal, request_id)
+        policy = self._policy_of(request)
+        grant_id = new_id("grt")
+        now = self._clock()
+
+        def step(current: AccessRequest) -> RequestTransition:
+            if current.status is RequestStatus.PENDING and now >= current.expires_at:
+                return core.expire_request(current, now=now)
+            return core.review(
+                current,
+                reviewer=person,
+                decision=decision,
+                policy=policy,
+                now=now,
+                grant_id=grant_id,
+                duration=duration,
+                comment=comment,
+                acting_token=principal.token,
+            )
+
+        result = await self._store.update_request(request.id, step)
+        if (
+            result.request.status is RequestStatus.EXPIRED
+            and request.status is RequestStatus.PENDING
+        ):
+            raise ApprovalError(ErrorCode.REQUEST_EXPIRED)
+        return result.request
+
+    async def cancel(self, principal: Principal, request_id: str) -> AccessRequest:
+        """The requester withdraws a pending request."""
+        person = principal.human()
+        request = await self._visible_request(principal, request_id)
+        now = self._clock()
+        result = await self._store.update_request(
+            request.id, lambda current: core.cancel(current, by=person, now=now)
+        )
+        return result.request
+
+    # -- grants ----------------------------------------------------------------------------
+    async def revoke(self, principal: Principal, grant_id: str, *, reason: str | None) -> Grant:
+        """Approvers and admins revoke; the holder may end their own early."""
+        principal.require("grants:revoke")
+        grant = await self._store.load_grant(grant_id)
+        if grant is None or not self._may_see_grant(principal, grant):
+            raise NotVisibleError(grant_id)
+        now = self._clock()
+        by = principal.identity
+        is_admin = principal.is_admin or (principal.token is not None and by is None)
+        actor = by or _token_identity(principal)
+        is_approver = self._is_approver_for(principal, grant.application, grant.policy)
+        result = await self._store.update_grant(
+            grant.id,
+            lambda current: core.revoke(
+                current,
+                by=actor,
+                is_admin=is_admin,
+                is_approver=is_approver,
+                now=now,
+                reason=reason,
+            ),
+        )
+        return result.grant
+
+    # -- reading ---------------------------------------------------------------------------
+    async def get_request(self, principal: Principal, request_id: str) -> AccessRequest:
+        """One request, if the caller may see it."""
+        principal.require("requests:read")
+        return await self._visible_request(principal, request_id)
+
+    async def get_grant(self, principal: Principal, grant_id: str) -> Grant:
+        """One grant, if the caller may see it."""
+        principal.require("requests:read")
+        grant = await self._store.load_grant(grant_id)
+        if grant is None or not self._may_see_grant(principal, grant):
+            raise NotVisibleError(grant_id)
+        return grant
+
+    async def list_requests(
+        self,
+        principal: Principal,
+        *,
+        status: RequestStatus | None = None,
+        application: str | None = None,
+        mine: bool = False,
+        to_review: bool = False,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> Page[AccessRequest]:
+        """Requests the caller may see, newest first, filtered."""
+        principal.require("requests:read")
+        if mine:
+            index = self._indexes.user_requests(principal.human().user)
+        elif to_review or status is RequestStatus.PENDING:
+            index = self._indexes.pending
+        else:
+            index = self._indexes.requests
+
+        def keep(request: AccessRequest) -> bool:
+            if status is not None and request.status is not status:
+                return False
+            if application is not None and request.application != application:
+                return False
+            if to_review and (
+                request.status is not RequestStatus.PENDING
+                or not self._may_review(principal, request)
+            ):
+                return False
+            return self._may_see_request(principal, request)
+
+        return await self._page(index, cursor, limit, self._store.load_requests, keep)
+
+    async def list_grants(
+        self,
+        principal: Principal,
+        *,
+        mine: bool = False,
+        application: str | None = None,
+        user: str | None = None,
+        active: bool = False,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> Page[Grant]:
+        """Grants the caller may see, newest first."""
+        principal.require("requests:read")
+        if mine:
+            index = self._indexes.user_grants(principal.human().user)
+        elif user is not None:
+            index = self._indexes.user_grants(user)
+        elif application is not None and active:
+            index = self._indexes.application_grants(application)
+        else:
+            index = self._indexes.active_grants if active else self._indexes.grants
+        now = self._clock()
+
+        def keep(grant: Grant) -> bool:
+            if application is not None and grant.application != application:
+                return False
+            if user is not None and grant.user != user:
+                return False
+            if active and not grant.is_active(now):
+                return False
+            return self._may_see_grant(principal, grant)
+
+        return await self._page(index, cursor, limit, self._store.load_grants, keep)
+
+    # -- time ------------------------------------------------------------------------------
+    async def sweep(self) -> tuple[int, int]:
+        """Expire pending requests past pending_ttl and grants past their end, even if nobody
+        looks at them. Safe to run on every replica at once. Returns (requests, grants)."""
+        now = self._clock()
+        expired_requests = expired_grants = 0
+        for request_id in await self._store.due_requests(now):
+            result = await self._store.update_request(
+                request_id, lambda current: core.expire_request(current, now=now)
+            )
+            expired_requests += result.changed
+        for grant_id in await self._store.due_grants(now):
+            grant_result = await self._store.update_grant(
+                grant_id, lambda current: core.expire_grant(current, now=now)
+            )
+            expired_grants += grant_result.changed
+        return expired_requests, expired_grants
+
+    # -- helpers ---------------------------------------------------------------------------
+    async def _visible_request(self, principal: Principal, request_id: str) -> AccessRequest:
+        request = await self._store.load_request(request_id)
+        if request is None or not self._may_see_request(principal, request):
+            raise NotVisibleError(request_id)
+        return request
+
+    def _policy_of(self, request: AccessRequest) -> Policy:
+        app = self._policies().applications.get(request.application)
+        policy = app.policy_named(request.policy) if app else None
+        if policy is None:
+            raise ApprovalError(ErrorCode.POLICY_MISMATCH, request.policy)
+        return policy
+
+    def _approval_policy(
+        self, application: str, policy_name: str
+    ) -> tuple[Application, Policy] | None:
+        app = self._policies().applications.get(application)
+        policy = app.policy_named(policy_name) if app else None
+        return (app, policy) if app and policy else None
+
+    def _is_approver_for(self, principal: Principal, application: str, policy_name: str) -> bool:
+        found = self._approval_policy(application, policy_name)
+        identity = principal.identity
+        if found is None or identity is None:
+            return False
+        approval = found[1].approval
+        return approval is not None and approval.is_approver(identity)
+
+    def _may_review(self, principal: Principal, request: AccessRequest) -> bool:
+        identity = principal.identity
+        return (
+            identity is not None
+            and not request.requester.same_person(identity)
+            and self._is_approver_for(principal, request.application, request.policy)
+        )
+
+    def _may_see_request(self, principal: Principal, request: AccessRequest) -> bool:
+        if principal.is_admin or (principal.token is not None and principal.identity is None):
+            return True
+        identity = principal.identity
+        if identity is None:
+            return False
+        return request.requester.same_person(identity) or self._is_approver_for(
+            principal, request.application, request.policy
+        )
+
+    def _may_see_grant(self, principal: Principal, grant: Grant) -> bool:
+        if principal.is_admin or (principal.token is not None and principal.identity is None):
+            return True
+        identity = principal.identity
+        if identity is None:
+            return False
+        return grant.user == identity.user or self._is_approver_for(
+            principal, grant.application, grant.policy
+        )
+
+    async def _page(
+        self,
+        index: str,
+        cursor: str | None,
+        limit: int,
+        load: Callable[[Sequence[str]], Awaitable[Sequence[R]]],
+        keep: Callable[[R], bool],
+    ) -> Page[R]:
+        limit = max(1, min(limit, 200))
+        before = _decode_cursor(cursor)
+        found: list[R] = []
+        scanned = 0
+        while len(found) < limit and scanned < 5000:
+            rows = await self._store.request_ids(index=index, before=before, limit=limit * 2)
+            if not rows:
+                return Page(tuple(found), None)
+            scanned += len(rows)
+            items = await load([row_id for row_id, _ in rows])
+            by_id = {item.id: item for item in items}
+            for row_id, score in rows:
+                before = score
+                item = by_id.get(row_id)
+                if item is not None and keep(item):
+                    found.append(item)
+                    if len(found) == limit:
+                        break
+        return Page(tuple(found), _encode_cursor(before) if before is not None else None)
+
+
+def _token_identity(principal: Principal) -> Identity:
+    """A service token acting alone is named in the audit log by its token name."""
+    return Identity(subject=principal.actor, email=None)
+
+
+def _encode_cursor(score: float) -> str:
+    return f"{score:.6f}"
+
+
+def _decode_cursor(cursor: str | None) -> float | None:
+    if cursor is None:
+        return None
+    try:
+        value = float(cursor)
+    except ValueError:
+        raise BadCursorError(cursor[:40]) from None
+    if not math.isfinite(value):
+        raise BadCursorError(cursor[:40])
+    return value
