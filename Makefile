@@ -39,6 +39,7 @@ bench-core: $(STAMP)
 bench: bench-core
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.forward_auth
+	$(BIN)/python -m bench.workflow
 
 schema: $(STAMP)
 	$(BIN)/countersign policy schema --write policy_rules/schema.json

@@ -45,9 +45,9 @@ class Result:
     p99_ms: float
 
 
-def wrk(name: str, url: str, headers: dict[str, str]) -> Result:
-    """One wrk run (1 thread, 50 connections); a warm-up run first."""
-    args = ["wrk", "-t1", f"-c{CONNECTIONS}", "--latency"]
+def wrk(name: str, url: str, headers: dict[str, str], *, connections: str = CONNECTIONS) -> Result:
+    """One wrk run (1 thread, 50 connections by default); a warm-up run first."""
+    args = ["wrk", "-t1", f"-c{connections}", "--latency"]
     for key, value in headers.items():
         args += ["-H", f"{key}: {value}"]
     subprocess.run([*args, "-d1s", url], capture_output=True, check=True)
@@ -175,6 +175,19 @@ def main() -> int:
                 f"http://127.0.0.1:{proxy_port}/d/1",
                 {"Host": "grafana.example.com", "Authorization": f"Bearer {bob}"},
             ),
+            # One connection: service time without queueing, for the added latency.
+            wrk(
+                "(d) 1 conn: nginx -> static backend",
+                f"http://127.0.0.1:{static_port}/",
+                {},
+                connections="1",
+            ),
+            wrk(
+                "(d) 1 conn: nginx -> Countersign -> backend",
+                f"http://127.0.0.1:{proxy_port}/d/1",
+                {"Host": "grafana.example.com", "Authorization": f"Bearer {bob}"},
+                connections="1",
+            ),
         ]
     finally:
         for process in reversed(started):
@@ -216,8 +229,12 @@ def _print(results: list[Result]) -> None:
     print(f"{'case':40s} {'req/s':>9s} {'x raw':>6s} {'p50 ms':>7s} {'p99 ms':>7s}")
     for r in results:
         print(f"{r.name:40s} {r.rps:9.0f} {r.rps / ceiling:6.2f} {r.p50_ms:7.2f} {r.p99_ms:7.2f}")
-    direct, through = results[4], results[5]
-    print(f"added p50 latency through Countersign (d): {through.p50_ms - direct.p50_ms:.2f} ms")
+    for label, (direct, through) in (
+        ("50 connections", results[4:6]),
+        ("1 connection", results[6:8]),
+    ):
+        added = through.p50_ms - direct.p50_ms
+        print(f"added p50 latency through Countersign (d), {label}: {added:.2f} ms")
 
 
 if __name__ == "__main__":

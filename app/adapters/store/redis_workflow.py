@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import weakref
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,7 +47,21 @@ from app.core.approvals import (
     RequestTransition,
 )
 
-MAX_ATTEMPTS = 50
+MAX_ATTEMPTS = 100
+#: Every transition also moves the audit head, so transitions contend with each other. Within
+#: one process they take turns (a lock per event loop); across replicas WATCH decides and the
+#: loser retries after a randomised, growing pause.
+_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _turn() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    lock = _turns.get(loop)
+    if lock is None:
+        lock = _turns[loop] = asyncio.Lock()
+    return lock
 OUTBOX_MAXLEN = 100_000
 
 
@@ -204,6 +219,10 @@ class RedisWorkflowStore:
         return await self._transact(watch, body, self._write_grant)  # type: ignore[no-any-return]
 
     async def _transact(self, watch: list[str], body: Any, write: Any) -> Any:
+        async with _turn():
+            return await self._attempts(watch, body, write)
+
+    async def _attempts(self, watch: list[str], body: Any, write: Any) -> Any:
         for attempt in range(MAX_ATTEMPTS):
             async with self._client.pipeline(transaction=True) as pipe:
                 try:
@@ -217,7 +236,8 @@ class RedisWorkflowStore:
                     await pipe.execute()
                     return result
                 except WatchError:
-                    await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311
+                    ceiling = min(0.05, 0.0005 * 2 ** min(attempt, 10))
+                    await asyncio.sleep(random.uniform(0, ceiling))  # noqa: S311
         raise ContentionError("the record kept changing; try again")
 
     def _audit(self, pipe: Any, head: audit.Head, events: Sequence[Event]) -> None:
