@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck importlint pytest bench bench-core schema clean
+.PHONY: install run demo-nginx test lint typecheck importlint pytest bench bench-core schema clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -17,6 +17,9 @@ install: $(STAMP)
 
 run: $(STAMP)
 	COUNTERSIGN_DEV=$${COUNTERSIGN_DEV:-1} $(BIN)/countersign serve --dev
+
+demo-nginx: $(STAMP)
+	deploy/nginx/run-demo.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check app tests bench

@@ -374,3 +374,29 @@ def test_unknown_auth_path_is_404() -> None:
     """Only the three flavours exist under /auth/."""
     handler, _, _ = build()
     assert call(handler, "/auth/apache", nginx("https://grafana.example.com/")).status_code == 404
+
+
+def test_invalid_utf8_in_forwarded_url_is_400() -> None:
+    """Raw bytes that are not a URL (here invalid UTF-8) are bad metadata, not a decision."""
+    handler, _, _ = build()
+
+    async def go() -> int:
+        transport = httpx.ASGITransport(app=handler, client=("127.0.0.1", 1))
+        async with httpx.AsyncClient(transport=transport, base_url="http://c") as http:
+            request = http.build_request("GET", "/auth/nginx")
+            request.headers = httpx.Headers(
+                [
+                    (b"X-Original-URL", b"https://grafana.example.com/\xff\xfe"),
+                    (b"X-Original-Method", b"GET"),
+                ]
+            )
+            return (await http.send(request)).status_code
+
+    assert asyncio.run(go()) == 400
+
+
+def test_token_of_64_kb_is_not_an_identity_and_not_an_error() -> None:
+    """An oversized bearer token gets the sign-in answer, never a 500."""
+    handler, _, _ = build()
+    headers = nginx("https://grafana.example.com/", "x" * 65536)
+    assert call(handler, "/auth/nginx", headers).status_code == 401
