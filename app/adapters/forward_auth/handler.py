@@ -7,6 +7,7 @@ render, and write one decision log line.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
@@ -175,11 +176,16 @@ def _collect(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     return headers
 
 
+#: Request ids: a random per-process prefix and a counter (no system call per request).
+_ID_PREFIX = os.urandom(6).hex()
+_ids = itertools.count(1)
+
+
 def _request_id(headers: Mapping[str, str]) -> str:
     given = headers.get("x-request-id", "")
     if 0 < len(given) <= 64 and given.replace("-", "").isalnum() and given.isascii():
         return given
-    return os.urandom(8).hex()
+    return f"{_ID_PREFIX}{next(_ids):x}"
 
 
 _UNSAFE = re.compile(r"[^\x20-\x7e]")

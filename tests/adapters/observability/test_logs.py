@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
-from app.adapters.observability.logs import REDACTED, redact
+from app.adapters.observability.logs import REDACTED, _BufferedLines, redact
 
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWJ5dGVz"
 
@@ -44,3 +45,14 @@ def test_ordinary_values_are_untouched() -> None:
     """Reason codes, paths and numbers pass through as they are."""
     out = run(reasons=["groups-ok"], path="/d/1", latency_ms=0.2, user=None)
     assert out == {"reasons": ["groups-ok"], "path": "/d/1", "latency_ms": 0.2, "user": None}
+
+
+def test_buffered_lines_reach_the_stream_on_flush() -> None:
+    """Lines are written in order and nothing is lost once flushed (as at exit)."""
+    raw = io.BytesIO()
+    stream = io.BufferedWriter(raw)
+    lines = _BufferedLines(stream, interval=3600)
+    for n in range(3):
+        lines.msg(f'{{"n":{n}}}'.encode())
+    lines.flush()
+    assert raw.getvalue() == b'{"n":0}\n{"n":1}\n{"n":2}\n'
