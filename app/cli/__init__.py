@@ -12,6 +12,7 @@ COMMANDS = {
     "serve": "serve",
     "policy": "policy",
     "token": "token",
+    "audit": "audit",
 }
 
 

@@ -8,6 +8,7 @@ its policy lists, and to admins; anyone else gets "not found".
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
@@ -62,6 +63,7 @@ class WorkflowStore(Protocol):
         newest_first: bool = True,
         before: float | None = None,
         limit: int = 50,
+        offset: int = 0,
     ) -> list[tuple[str, float]]: ...
     async def due_requests(self, now: datetime, *, limit: int = 500) -> list[str]: ...
     async def due_grants(self, now: datetime, *, limit: int = 500) -> list[str]: ...
@@ -153,7 +155,8 @@ class ApprovalService:
             raise NotRequestableError("no-policy-allows-a-request")
         if policy.approval is None and policy.justification is None:
             raise NotRequestableError("access-needs-no-request")
-        requester = core.Requester.from_context(context)
+        # The requester is always the caller, whatever identity the context came with.
+        requester = core.Requester.from_context(dataclasses.replace(context, identity=person))
         if policy.approval is None:
             transition = core.justify(
                 grant_id=new_id("grt"),
@@ -363,14 +366,20 @@ class ApprovalService:
         now = self._clock()
         expired_requests = expired_grants = 0
         for request_id in await self._store.due_requests(now):
-            result = await self._store.update_request(
-                request_id, lambda current: core.expire_request(current, now=now)
-            )
+            try:
+                result = await self._store.update_request(
+                    request_id, lambda current: core.expire_request(current, now=now)
+                )
+            except LookupError:  # the record is gone; the store has dropped it from the index
+                continue
             expired_requests += result.changed
         for grant_id in await self._store.due_grants(now):
-            grant_result = await self._store.update_grant(
-                grant_id, lambda current: core.expire_grant(current, now=now)
-            )
+            try:
+                grant_result = await self._store.update_grant(
+                    grant_id, lambda current: core.expire_grant(current, now=now)
+                )
+            except LookupError:
+                continue
             expired_grants += grant_result.changed
         return expired_requests, expired_grants
 
@@ -440,24 +449,31 @@ class ApprovalService:
         keep: Callable[[R], bool],
     ) -> Page[R]:
         limit = max(1, min(limit, 200))
-        before = _decode_cursor(cursor)
+        # The position is (score, how many rows with exactly that score were passed): records
+        # made in the same instant share a score, and a bare score would skip the rest of them.
+        at, passed = _decode_cursor(cursor)
         found: list[R] = []
         scanned = 0
         while len(found) < limit and scanned < 5000:
-            rows = await self._store.request_ids(index=index, before=before, limit=limit * 2)
+            rows = await self._store.request_ids(
+                index=index,
+                before=None if at is None else math.nextafter(at, math.inf),
+                limit=limit * 2,
+                offset=passed,
+            )
             if not rows:
                 return Page(tuple(found), None)
             scanned += len(rows)
             items = await load([row_id for row_id, _ in rows])
             by_id = {item.id: item for item in items}
             for row_id, score in rows:
-                before = score
+                at, passed = (score, passed + 1) if score == at else (score, 1)
                 item = by_id.get(row_id)
                 if item is not None and keep(item):
                     found.append(item)
                     if len(found) == limit:
                         break
-        return Page(tuple(found), _encode_cursor(before) if before is not None else None)
+        return Page(tuple(found), _encode_cursor(at, passed) if at is not None else None)
 
 
 def _token_identity(principal: Principal) -> Identity:
@@ -465,17 +481,18 @@ def _token_identity(principal: Principal) -> Identity:
     return Identity(subject=principal.actor, email=None)
 
 
-def _encode_cursor(score: float) -> str:
-    return f"{score:.6f}"
+def _encode_cursor(score: float, passed: int) -> str:
+    return f"{score!r}:{passed}"
 
 
-def _decode_cursor(cursor: str | None) -> float | None:
+def _decode_cursor(cursor: str | None) -> tuple[float | None, int]:
     if cursor is None:
-        return None
+        return None, 0
+    score, _, passed = cursor.partition(":")
     try:
-        value = float(cursor)
+        value, count = float(score), int(passed)
     except ValueError:
         raise BadCursorError(cursor[:40]) from None
-    if not math.isfinite(value):
+    if not math.isfinite(value) or not 0 <= count <= 1_000_000:
         raise BadCursorError(cursor[:40])
-    return value
+    return value, count

@@ -62,6 +62,8 @@ def _turn() -> asyncio.Lock:
     if lock is None:
         lock = _turns[loop] = asyncio.Lock()
     return lock
+
+
 OUTBOX_MAXLEN = 100_000
 
 
@@ -98,16 +100,18 @@ class RedisWorkflowStore:
         newest_first: bool = True,
         before: float | None = None,
         limit: int = 50,
+        offset: int = 0,
     ) -> list[tuple[str, float]]:
-        """(id, score) pairs from an index, newest first, scores strictly below `before`."""
-        top = f"({before}" if before is not None else "+inf"
+        """(id, score) pairs from an index, newest first, scores strictly below `before`,
+        leaving out the first `offset` of them."""
+        top = f"({before!r}" if before is not None else "+inf"
         if newest_first:
             rows = await self._client.zrevrangebyscore(
-                index, top, "-inf", start=0, num=limit, withscores=True
+                index, top, "-inf", start=offset, num=limit, withscores=True
             )
         else:
             rows = await self._client.zrangebyscore(
-                index, "-inf", top, start=0, num=limit, withscores=True
+                index, "-inf", top, start=offset, num=limit, withscores=True
             )
         return [(_text(member), float(score)) for member, score in rows]
 
@@ -170,6 +174,8 @@ class RedisWorkflowStore:
         async def body(pipe: Any) -> RequestTransition:
             raw = await pipe.get(key)
             if raw is None:
+                # Gone (past retention, or removed by hand): it cannot be pending any more.
+                await self._client.zrem(PENDING_INDEX, request_id)
                 raise NotFoundError(request_id)
             request = AccessRequest.from_dict(json.loads(raw))
             await pipe.watch(open_request_key(request.user, request.application))
@@ -194,6 +200,7 @@ class RedisWorkflowStore:
         async def body(pipe: Any) -> GrantTransition:
             raw = await pipe.get(key)
             if raw is None:
+                await self._client.zrem(ACTIVE_GRANTS_INDEX, grant_id)
                 raise NotFoundError(grant_id)
             grant = Grant.from_dict(json.loads(raw))
             await pipe.watch(_pair_key_of(grant))
@@ -266,7 +273,9 @@ class RedisWorkflowStore:
                 key, _retention_end(request.resolved_at or request.expires_at, self._retention)
             )
             pipe.zrem(PENDING_INDEX, request.id)
-            pipe.delete(open_key)
+            # A newer request may already be the open one (this one ran out before the sweep
+            # expired it): remove the open key only if it still names this request.
+            pipe.eval(_DELETE_IF_VALUE, 1, open_key, request.id)
         if transition.grant is not None:
             self._put_grant(pipe, transition.grant)
         self._audit(pipe, head, transition.events)
@@ -309,6 +318,15 @@ class RedisWorkflowStore:
 _DELETE_IF_OURS = """
 local value = redis.call('GET', KEYS[1])
 if value and string.find(value, '"id": "' .. ARGV[1] .. '"', 1, true) then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+# Deletes the open-request key only when it holds this request's id.
+_DELETE_IF_VALUE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
