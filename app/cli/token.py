@@ -1,23 +1,29 @@
-"""`countersign token mint`: print a token signed by the dev issuer, for curl and scripts."""
+"""`countersign token mint`: print a token signed by the dev issuer, for curl and scripts.
+`countersign token service`: make a service token for the REST API and its config entry."""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
+import secrets
 import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from app.adapters.api.v1.auth import SERVICE_TOKEN_PREFIX
 from app.adapters.dev.issuer import DevIssuer, DevKeyError, DevKeyMissingError, key_file
-from app.config import SettingsError, load_settings
+from app.config import SERVICE_TOKEN_NAME, SettingsError, load_settings
 from app.core.durations import DurationError, parse_duration
+from app.services.principal import SCOPES
 
 
 def register(sub: Any) -> None:
-    """Add `token mint`."""
-    parser = sub.add_parser("token", help="dev tokens (needs a service started in dev mode)")
+    """Add `token mint` and `token service`."""
+    parser = sub.add_parser("token", help="dev tokens and REST API service tokens")
     actions = parser.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     mint = actions.add_parser(
         "mint",
@@ -33,6 +39,39 @@ def register(sub: Any) -> None:
     mint.add_argument("--ttl", default="1h", help="lifetime, e.g. 15m, 1h (default 1h)")
     mint.add_argument("--data-dir", type=Path, help="DATA_DIR of the service (default: settings)")
     mint.set_defaults(handler=run)
+    service = actions.add_parser(
+        "service",
+        help="make a service token for the REST API",
+        description="Print a new random service token, then the config file entry that accepts "
+        "it. Only the token's SHA-256 goes into the config; the token is shown once.",
+    )
+    service.add_argument("--name", required=True, help="its name, as the audit log shows it")
+    service.add_argument(
+        "--scope",
+        action="append",
+        required=True,
+        choices=sorted(SCOPES),
+        help="a scope it grants (repeatable)",
+    )
+    service.set_defaults(handler=run_service)
+
+
+def run_service(args: argparse.Namespace) -> int:
+    """Exit 0 with the token on the first line and its `service_tokens` entry on the second."""
+    if not SERVICE_TOKEN_NAME.match(args.name):
+        print("countersign: --name: use 1-64 letters, digits, '.', '_' or '-'", file=sys.stderr)
+        return 2
+    token = SERVICE_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    scopes = ", ".join(json.dumps(scope) for scope in sorted(set(args.scope)))
+    print(token)
+    print(f'- {{name: {json.dumps(args.name)}, sha256: "{digest}", scopes: [{scopes}]}}')
+    print(
+        "countersign: add the second line under `service_tokens:` in the config file "
+        "(COUNTERSIGN_CONFIG) and give the first to the tool; it is not stored anywhere.",
+        file=sys.stderr,
+    )
+    return 0
 
 
 def run(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None) -> int:

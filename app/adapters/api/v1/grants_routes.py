@@ -1,0 +1,87 @@
+"""/api/v1/grants: list, show and revoke grants (the holder may end their own early)."""
+
+# No `from __future__ import annotations`: FastAPI reads the endpoints' annotations at
+# runtime, and they name the authentication dependency built in the factory's scope.
+
+from collections.abc import Awaitable, Callable
+from enum import Enum
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from app.adapters.api.v1.inputs import MAX_COMMENT
+from app.adapters.api.v1.problems import problem_responses
+from app.adapters.api.v1.records import GrantOut, GrantPage
+from app.adapters.api.v1.requests_routes import Cursor, Filter, Limit, RecordId
+from app.services.approvals import ApprovalService
+from app.services.principal import Principal
+
+
+def add_grant_routes(
+    router: APIRouter,
+    *,
+    approvals: ApprovalService,
+    authenticate: Callable[..., Awaitable[Principal]],
+) -> None:
+    """Register the grant endpoints on `router`."""
+    caller = Annotated[Principal, Depends(authenticate)]
+    tags: list[str | Enum] = ["grants"]
+
+    @router.get(
+        "/grants",
+        operation_id="listGrants",
+        summary="Grants you may see, newest first",
+        response_model=GrantPage,
+        responses=problem_responses(403),
+        tags=tags,
+    )
+    async def list_grants(
+        *,
+        principal: caller,
+        mine: Annotated[bool, Query(description="only your own grants")] = False,
+        application: Filter = None,
+        user: Annotated[
+            str | None, Query(min_length=1, max_length=256, description="one user's grants")
+        ] = None,
+        active: Annotated[bool, Query(description="only grants in force now")] = False,
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> GrantPage:
+        page = await approvals.list_grants(
+            principal,
+            mine=mine,
+            application=application,
+            user=user,
+            active=active,
+            cursor=cursor,
+            limit=limit,
+        )
+        return GrantPage(items=[GrantOut.of(g) for g in page.items], next_cursor=page.next_cursor)
+
+    @router.get(
+        "/grants/{grant_id}",
+        operation_id="getGrant",
+        summary="One grant",
+        response_model=GrantOut,
+        responses=problem_responses(403, 404),
+        tags=tags,
+    )
+    async def get_grant(grant_id: RecordId, principal: caller) -> GrantOut:
+        return GrantOut.of(await approvals.get_grant(principal, grant_id))
+
+    @router.delete(
+        "/grants/{grant_id}",
+        operation_id="revokeGrant",
+        summary="Revoke a grant (approvers, admins), or end your own early",
+        response_model=GrantOut,
+        responses=problem_responses(403, 404, 409),
+        tags=tags,
+    )
+    async def revoke(
+        grant_id: RecordId,
+        principal: caller,
+        reason: Annotated[
+            str | None, Query(max_length=MAX_COMMENT, description="why, for the audit log")
+        ] = None,
+    ) -> GrantOut:
+        return GrantOut.of(await approvals.revoke(principal, grant_id, reason=reason))

@@ -1,0 +1,208 @@
+"""RFC 9457 problem details: the one error shape of /api/v1, and the map from every refusal the
+services raise to a status and a stable `code`."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from starlette.exceptions import HTTPException
+
+from app.adapters.signals.client_ip import ForwardedHeaderError
+from app.adapters.store.redis_workflow import ContentionError
+from app.core.approvals import ApprovalError, Category, ErrorCode
+from app.services.errors import BadCursorError, NotRequestableError, NotVisibleError, ScopeError
+
+MEDIA_TYPE = "application/problem+json"
+TYPE_PREFIX = "urn:countersign:problem:"
+_BY_CATEGORY = {Category.INVALID: 422, Category.FORBIDDEN: 403, Category.CONFLICT: 409}
+_HTTP_CODES = {
+    400: "bad-request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    413: "body-too-large",
+    415: "unsupported-media-type",
+    422: "invalid-input",
+}
+_MAX_LISTED_ERRORS = 20
+_RETRY = {"retry-after": "1"}
+_NOT_REQUESTABLE = {
+    "no-policy-allows-a-request": "no policy of this application lets you ask for access",
+    "access-needs-no-request": "you may already use this application without asking",
+}
+
+log = structlog.get_logger("countersign.api")
+
+
+class FieldProblem(BaseModel):
+    """One invalid field: where (`body.justification`), what is wrong, and pydantic's type."""
+
+    location: str
+    message: str
+    type: str
+
+
+class Problem(BaseModel):
+    """An error answer (RFC 9457). `code` is stable: clients and tests match on it."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[FieldProblem] | None = None
+
+
+class ProblemError(Exception):
+    """Raised by the API's own checks (authentication, admin-only, input the models cannot
+    express); rendered as a problem by the route class."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        errors: Sequence[FieldProblem] = (),
+    ) -> None:
+        super().__init__(f"{status} {code}: {detail}")
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.headers = dict(headers or {})
+        self.errors = list(errors)
+
+
+def to_problem(exc: Exception) -> ProblemError:
+    """The problem for any exception a route can raise; unknown ones are a logged 500."""
+    if isinstance(exc, ProblemError):
+        return exc
+    if isinstance(exc, ApprovalError):
+        return ProblemError(_BY_CATEGORY[exc.category], exc.code.value, _approval_detail(exc))
+    if isinstance(exc, NotVisibleError):
+        return ProblemError(404, "not-found", "no such record, or you may not see it")
+    if isinstance(exc, ScopeError):
+        return ProblemError(403, "insufficient-scope", str(exc))
+    if isinstance(exc, NotRequestableError):
+        return ProblemError(403, exc.reason, _NOT_REQUESTABLE.get(exc.reason, exc.reason))
+    if isinstance(exc, BadCursorError):
+        return ProblemError(422, "bad-cursor", "this cursor was not handed out by this listing")
+    if isinstance(exc, ForwardedHeaderError):
+        return ProblemError(400, "bad-forwarded-metadata", str(exc))
+    if isinstance(exc, RequestValidationError):
+        return _invalid(exc.errors())
+    if isinstance(exc, HTTPException):
+        code = _HTTP_CODES.get(exc.status_code, "http-error")
+        return ProblemError(exc.status_code, code, str(exc.detail), headers=exc.headers)
+    if isinstance(exc, ContentionError):
+        log.warning("api_contention")
+        return ProblemError(
+            503, "contention", "the record kept changing; try again", headers=_RETRY
+        )
+    if isinstance(exc, RedisConnectionError | RedisTimeoutError):
+        log.warning("api_store_unavailable", problem=type(exc).__name__)
+        return ProblemError(
+            503, "store-unavailable", "the store cannot answer right now; try again", headers=_RETRY
+        )
+    frames = traceback.extract_tb(exc.__traceback__)
+    log.error(
+        "api_internal_error",
+        error=type(exc).__name__,
+        problem=str(exc)[:300],
+        at=f"{frames[-1].filename}:{frames[-1].lineno}" if frames else None,
+    )
+    return ProblemError(500, "internal-error", "the request could not be completed")
+
+
+_SENTENCES = {
+    ErrorCode.SELF_APPROVAL: "requesters cannot review their own request",
+    ErrorCode.NOT_AN_APPROVER: "you are not an approver under this request's policy",
+    ErrorCode.NOT_YOUR_REQUEST: "only the requester can cancel a request",
+    ErrorCode.NOT_ALLOWED_TO_REVOKE: "only its holder, an approver or an admin can end a grant",
+    ErrorCode.REQUEST_NOT_PENDING: "the request is no longer pending",
+    ErrorCode.REQUEST_EXPIRED: "the request expired before enough approvals",
+    ErrorCode.GRANT_NOT_ACTIVE: "the grant is no longer active",
+    ErrorCode.POLICY_MISMATCH: "the request's policy has changed since it was made",
+    ErrorCode.DURATION_TOO_LONG: "the duration is longer than the policy allows",
+    ErrorCode.DURATION_NOT_POSITIVE: "a duration must be positive",
+    ErrorCode.JUSTIFICATION_REQUIRED: "a justification is required",
+    ErrorCode.JUSTIFICATION_TOO_SHORT: "the justification is too short",
+    ErrorCode.JUSTIFICATION_TOO_LONG: "the justification is too long",
+    ErrorCode.JUSTIFICATION_PATTERN_MISMATCH: (
+        "the justification does not have the form the policy asks for"
+    ),
+    ErrorCode.JUSTIFICATION_CONTROL_CHARACTERS: (
+        "control characters are not allowed in a justification"
+    ),
+    ErrorCode.COMMENT_TOO_LONG: "the comment is too long",
+    ErrorCode.COMMENT_CONTROL_CHARACTERS: "control characters are not allowed in a comment",
+}
+
+
+def _approval_detail(exc: ApprovalError) -> str:
+    sentence = _SENTENCES.get(exc.code)
+    if sentence is None:
+        return exc.detail or exc.code.value
+    if not exc.detail or exc.detail in sentence:
+        return sentence
+    return f"{sentence} ({exc.detail})"
+
+
+def render(problem: ProblemError) -> JSONResponse:
+    """The problem as an `application/problem+json` response, never cached."""
+    body: dict[str, Any] = {
+        "type": TYPE_PREFIX + problem.code,
+        "title": _title(problem.status),
+        "status": problem.status,
+        "detail": problem.detail,
+        "code": problem.code,
+    }
+    if problem.errors:
+        body["errors"] = [error.model_dump() for error in problem.errors]
+    headers = {"cache-control": "no-store", **problem.headers}
+    return JSONResponse(body, status_code=problem.status, headers=headers, media_type=MEDIA_TYPE)
+
+
+def _title(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def _invalid(raw: Sequence[Any]) -> ProblemError:
+    # Pydantic's errors echo the input: never send a megabyte (or a secret) back.
+    errors = [
+        FieldProblem(
+            location=".".join(str(part) for part in error.get("loc", ())),
+            message=str(error.get("msg", ""))[:200],
+            type=str(error.get("type", "")),
+        )
+        for error in raw[:_MAX_LISTED_ERRORS]
+    ]
+    first = f"{errors[0].location}: {errors[0].message}" if errors else "invalid input"
+    return ProblemError(422, "invalid-input", first, errors=errors)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for the problems a route may answer. FastAPI also lists the
+    route's own media type for them; `openapi.document` drops it from the checked-in file."""
+    return {
+        status: {
+            "model": Problem,
+            "description": _title(status),
+            "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in sorted({401, 422, 503, *statuses})
+    }

@@ -1,0 +1,207 @@
+"""Response models for access requests and grants: explicit mirrors of the core records'
+`to_dict()`, with durations given both as seconds and in the policy notation."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+
+from app.core.approvals import (
+    AccessRequest,
+    Grant,
+    GrantKind,
+    GrantStatus,
+    Requester,
+    RequestStatus,
+    Review,
+    ReviewDecision,
+)
+from app.core.durations import format_duration
+
+
+class Duration(BaseModel):
+    """A length of time: whole seconds, and the same in the policy notation (`90m`)."""
+
+    seconds: int
+    text: str
+
+    @classmethod
+    def of(cls, value: timedelta) -> Duration:
+        """From a timedelta (whole seconds by construction)."""
+        return cls(seconds=int(value.total_seconds()), text=format_duration(value))
+
+    @classmethod
+    def maybe(cls, value: timedelta | None) -> Duration | None:
+        """None stays None."""
+        return None if value is None else cls.of(value)
+
+
+class DeviceOut(BaseModel):
+    """Device posture when the request was made."""
+
+    managed: bool
+    tags: list[str]
+    id: str | None
+
+
+class RequesterOut(BaseModel):
+    """Who asked, and the signals recorded when they asked."""
+
+    user: str
+    email: str | None
+    groups: list[str]
+    client_ip: str | None
+    country: str | None
+    device: DeviceOut
+    user_agent: str
+
+    @classmethod
+    def of(cls, requester: Requester) -> RequesterOut:
+        """From the core record."""
+        device = requester.device
+        return cls(
+            user=requester.user,
+            email=requester.email,
+            groups=sorted(requester.groups),
+            client_ip=requester.client_ip,
+            country=requester.country,
+            device=DeviceOut(managed=device.managed, tags=sorted(device.tags), id=device.device_id),
+            user_agent=requester.user_agent,
+        )
+
+
+class ReviewOut(BaseModel):
+    """One reviewer's decision; `via_token` names the service token it came through."""
+
+    reviewer: str
+    email: str | None
+    groups: list[str]
+    decision: ReviewDecision
+    at: datetime
+    comment: str | None
+    duration: Duration | None
+    via_token: str | None
+
+    @classmethod
+    def of(cls, review: Review) -> ReviewOut:
+        """From the core record."""
+        return cls(
+            reviewer=review.reviewer,
+            email=review.email,
+            groups=sorted(review.groups),
+            decision=review.decision,
+            at=review.at,
+            comment=review.comment,
+            duration=Duration.maybe(review.duration),
+            via_token=review.via_token,
+        )
+
+
+class AccessRequestOut(BaseModel):
+    """An access request and every review it had."""
+
+    id: str
+    application: str
+    policy: str
+    requester: RequesterOut
+    justification: str | None
+    prompt: str | None
+    requested_duration: Duration | None
+    status: RequestStatus
+    created_at: datetime
+    expires_at: datetime
+    reviews: list[ReviewOut]
+    resolved_at: datetime | None
+    resolved_by: str | None
+    resolution_comment: str | None
+    grant_id: str | None
+    version: int
+
+    @classmethod
+    def of(cls, request: AccessRequest) -> AccessRequestOut:
+        """From the core record."""
+        return cls(
+            id=request.id,
+            application=request.application,
+            policy=request.policy,
+            requester=RequesterOut.of(request.requester),
+            justification=request.justification,
+            prompt=request.prompt,
+            requested_duration=Duration.maybe(request.requested_duration),
+            status=request.status,
+            created_at=request.created_at,
+            expires_at=request.expires_at,
+            reviews=[ReviewOut.of(r) for r in request.reviews],
+            resolved_at=request.resolved_at,
+            resolved_by=request.resolved_by,
+            resolution_comment=request.resolution_comment,
+            grant_id=request.grant_id,
+            version=request.version,
+        )
+
+
+class GrantOut(BaseModel):
+    """Time-boxed access for one user to one application."""
+
+    id: str
+    request_id: str | None
+    application: str
+    policy: str
+    user: str
+    kind: GrantKind
+    starts_at: datetime
+    expires_at: datetime
+    duration: Duration
+    status: GrantStatus
+    ended_early: bool
+    justification: str | None
+    revoked_by: str | None
+    revoked_at: datetime | None
+    revoke_reason: str | None
+    version: int
+
+    @classmethod
+    def of(cls, grant: Grant) -> GrantOut:
+        """From the core record."""
+        return cls(
+            id=grant.id,
+            request_id=grant.request_id,
+            application=grant.application,
+            policy=grant.policy,
+            user=grant.user,
+            kind=grant.kind,
+            starts_at=grant.starts_at,
+            expires_at=grant.expires_at,
+            duration=Duration.of(grant.expires_at - grant.starts_at),
+            status=grant.status,
+            ended_early=grant.ended_early,
+            justification=grant.justification,
+            revoked_by=grant.revoked_by,
+            revoked_at=grant.revoked_at,
+            revoke_reason=grant.revoke_reason,
+            version=grant.version,
+        )
+
+
+class AccessOutcomeOut(BaseModel):
+    """What asking produced: a request (new, or the open one when `created` is false), or a
+    grant when the policy asks only for a justification."""
+
+    created: bool
+    request: AccessRequestOut | None
+    grant: GrantOut | None
+
+
+class AccessRequestPage(BaseModel):
+    """One page; pass `next_cursor` back as `cursor` for the next (null: the end)."""
+
+    items: list[AccessRequestOut]
+    next_cursor: str | None
+
+
+class GrantPage(BaseModel):
+    """One page; pass `next_cursor` back as `cursor` for the next (null: the end)."""
+
+    items: list[GrantOut]
+    next_cursor: str | None

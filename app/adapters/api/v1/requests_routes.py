@@ -1,0 +1,186 @@
+"""/api/v1/access-requests: ask, list, show, approve, deny, cancel. Each route parses, calls
+the ApprovalService and serialises; the service decides who may do what."""
+
+# No `from __future__ import annotations`: FastAPI reads the endpoints' annotations at
+# runtime, and they name the authentication dependency built in the factory's scope.
+
+from collections.abc import Awaitable, Callable
+from enum import Enum
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+
+from app.adapters.api.v1.inputs import ApprovalBody, DenialBody, NewAccessRequest, to_timedelta
+from app.adapters.api.v1.problems import problem_responses
+from app.adapters.api.v1.records import (
+    AccessOutcomeOut,
+    AccessRequestOut,
+    AccessRequestPage,
+    GrantOut,
+)
+from app.adapters.forward_auth.handler import ReadSignals
+from app.adapters.identity.extract import headers_from_asgi
+from app.core.approvals import RequestStatus
+from app.core.approvals.request import MAX_USER_AGENT
+from app.core.context import AccessContext
+from app.core.policy.policy_set import PolicySet
+from app.services.approvals import ApprovalService
+from app.services.principal import Principal
+
+RecordId = Annotated[
+    str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="The record's id, e.g. `req_...`")
+]
+Cursor = Annotated[str | None, Query(max_length=64, description="`next_cursor` of a page")]
+Limit = Annotated[int, Query(ge=1, le=200)]
+Filter = Annotated[str | None, Query(min_length=1, max_length=256)]
+_PREFIX = "/api/v1/access-requests"
+
+
+def add_request_routes(
+    router: APIRouter,
+    *,
+    approvals: ApprovalService,
+    policies: Callable[[], PolicySet],
+    signals: ReadSignals,
+    authenticate: Callable[..., Awaitable[Principal]],
+) -> None:
+    """Register the access-request endpoints on `router`."""
+    caller = Annotated[Principal, Depends(authenticate)]
+    tags: list[str | Enum] = ["access requests"]
+
+    def context_for(request: Request, principal: Principal, application: str) -> AccessContext:
+        # The same signals as forward-auth: client IP through trusted proxies only, country,
+        # device. The host and path are the application's own, for the record.
+        identity = principal.human()
+        headers = headers_from_asgi(request.scope["headers"])
+        peer = request.client.host if request.client else ""
+        client_ip, country, device = signals(peer, headers, identity)
+        app = policies().applications.get(application)
+        return AccessContext(
+            host=app.hosts[0] if app else "",
+            path=app.paths[0] if app and app.paths else "/",
+            identity=identity,
+            client_ip=client_ip,
+            country=country,
+            device=device,
+            user_agent=headers.get("user-agent", "")[:MAX_USER_AGENT],
+        )
+
+    @router.post(
+        "/access-requests",
+        operation_id="createAccessRequest",
+        summary="Ask for access to an application for yourself",
+        status_code=201,
+        response_model=AccessOutcomeOut,
+        responses={
+            200: {"description": "Your open request for this application, unchanged"},
+            **problem_responses(400, 403, 404, 413),
+        },
+        tags=tags,
+    )
+    async def create(
+        body: NewAccessRequest, principal: caller, request: Request, response: Response
+    ) -> AccessOutcomeOut:
+        duration = to_timedelta(body.duration)
+        context = context_for(request, principal, body.application)
+        outcome = await approvals.request_access(
+            principal,
+            application=body.application,
+            context=context,
+            justification=body.justification,
+            duration=duration,
+        )
+        if not outcome.created:
+            response.status_code = 200
+        if outcome.request is not None:
+            response.headers["location"] = f"{_PREFIX}/{outcome.request.id}"
+        return AccessOutcomeOut(
+            created=outcome.created,
+            request=AccessRequestOut.of(outcome.request) if outcome.request else None,
+            grant=GrantOut.of(outcome.grant) if outcome.grant else None,
+        )
+
+    @router.get(
+        "/access-requests",
+        operation_id="listAccessRequests",
+        summary="Requests you may see, newest first",
+        response_model=AccessRequestPage,
+        responses=problem_responses(403),
+        tags=tags,
+    )
+    async def list_requests(
+        *,
+        principal: caller,
+        status: RequestStatus | None = None,
+        application: Filter = None,
+        mine: Annotated[bool, Query(description="only your own requests")] = False,
+        to_review: Annotated[bool, Query(description="only pending ones you may review")] = False,
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> AccessRequestPage:
+        page = await approvals.list_requests(
+            principal,
+            status=status,
+            application=application,
+            mine=mine,
+            to_review=to_review,
+            cursor=cursor,
+            limit=limit,
+        )
+        return AccessRequestPage(
+            items=[AccessRequestOut.of(r) for r in page.items], next_cursor=page.next_cursor
+        )
+
+    @router.get(
+        "/access-requests/{request_id}",
+        operation_id="getAccessRequest",
+        summary="One request, with its reviews",
+        response_model=AccessRequestOut,
+        responses=problem_responses(403, 404),
+        tags=tags,
+    )
+    async def get_request(request_id: RecordId, principal: caller) -> AccessRequestOut:
+        return AccessRequestOut.of(await approvals.get_request(principal, request_id))
+
+    @router.post(
+        "/access-requests/{request_id}/approve",
+        operation_id="approveAccessRequest",
+        summary="Approve as an eligible approver (never your own request)",
+        response_model=AccessRequestOut,
+        responses=problem_responses(403, 404, 409, 413),
+        tags=tags,
+    )
+    async def approve(
+        request_id: RecordId,
+        principal: caller,
+        body: Annotated[ApprovalBody | None, Body()] = None,
+    ) -> AccessRequestOut:
+        given = body or ApprovalBody()
+        request = await approvals.approve(
+            principal, request_id, duration=to_timedelta(given.duration), comment=given.comment
+        )
+        return AccessRequestOut.of(request)
+
+    @router.post(
+        "/access-requests/{request_id}/deny",
+        operation_id="denyAccessRequest",
+        summary="Deny as an eligible approver, saying why",
+        response_model=AccessRequestOut,
+        responses=problem_responses(403, 404, 409, 413),
+        tags=tags,
+    )
+    async def deny(request_id: RecordId, body: DenialBody, principal: caller) -> AccessRequestOut:
+        return AccessRequestOut.of(
+            await approvals.deny(principal, request_id, comment=body.comment)
+        )
+
+    @router.post(
+        "/access-requests/{request_id}/cancel",
+        operation_id="cancelAccessRequest",
+        summary="Withdraw your own pending request",
+        response_model=AccessRequestOut,
+        responses=problem_responses(403, 404, 409),
+        tags=tags,
+    )
+    async def cancel(request_id: RecordId, principal: caller) -> AccessRequestOut:
+        return AccessRequestOut.of(await approvals.cancel(principal, request_id))

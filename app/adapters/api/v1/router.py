@@ -1,0 +1,60 @@
+"""The /api/v1 router: every endpoint, its authentication, and problem+json errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from fastapi import APIRouter
+
+from app.adapters.api.v1.admin_routes import ReadAudit, add_admin_routes
+from app.adapters.api.v1.auth import ServiceTokens, authenticator
+from app.adapters.api.v1.grants_routes import add_grant_routes
+from app.adapters.api.v1.requests_routes import add_request_routes
+from app.adapters.api.v1.routing import ProblemRoute, add_fallback
+from app.adapters.forward_auth.handler import Identify, ReadSignals
+from app.config import Settings
+from app.core.policy.policy_set import PolicySet
+from app.services.approvals import ApprovalService
+from app.services.policy_repository import PolicyStatus
+
+PREFIX = "/api/v1"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def api_v1_router(
+    *,
+    approvals: ApprovalService,
+    policies: Callable[[], PolicySet],
+    policy_status: Callable[[], PolicyStatus],
+    identify: Identify,
+    signals: ReadSignals,
+    settings: Settings,
+    read_audit: ReadAudit,
+    clock: Callable[[], datetime] = _utc_now,
+) -> APIRouter:
+    """Build the router; every dependency is passed in. Client IPs are read by `signals`,
+    which believes X-Forwarded-For only from TRUSTED_PROXIES, as on the forward-auth path."""
+    router = APIRouter(prefix=PREFIX, route_class=ProblemRoute)
+    authenticate = authenticator(
+        identify=identify,
+        tokens=ServiceTokens(settings.service_tokens),
+        admin_groups=settings.admin_groups,
+    )
+    add_request_routes(
+        router, approvals=approvals, policies=policies, signals=signals, authenticate=authenticate
+    )
+    add_grant_routes(router, approvals=approvals, authenticate=authenticate)
+    add_admin_routes(
+        router,
+        policies=policies,
+        policy_status=policy_status,
+        read_audit=read_audit,
+        clock=clock,
+        authenticate=authenticate,
+    )
+    add_fallback(router)
+    return router
