@@ -88,24 +88,34 @@ class _BufferedLines:
     decision's logging. A crash can lose the last fraction of a second of decision logs;
     workflow events are in the audit log, written in their own transactions."""
 
-    def __init__(self, stream: Any, interval: float = 0.25) -> None:
-        self._stream = stream
+    def __init__(self, stream: Any = None, interval: float = 0.25) -> None:
+        self._fixed = stream
         self._interval = interval
         self._last = 0.0
         atexit.register(self.flush)
 
+    @property
+    def _stream(self) -> Any:
+        # Standard output is looked up at each write: it may be replaced (tests capture it).
+        return self._fixed if self._fixed is not None else sys.stdout.buffer
+
     def msg(self, message: bytes) -> None:
-        self._stream.write(message + b"\n")
-        now = time.monotonic()
-        if now - self._last >= self._interval:
-            self._last = now
-            self._stream.flush()
+        """Write one line; a closed or broken stream loses the line, never the request."""
+        try:
+            stream = self._stream
+            stream.write(message + b"\n")
+            now = time.monotonic()
+            if now - self._last >= self._interval:
+                self._last = now
+                stream.flush()
+        except (ValueError, OSError, AttributeError):
+            pass
 
     log = debug = info = warn = warning = error = critical = exception = fatal = msg
 
     def flush(self) -> None:
         """Write out what is buffered."""
-        with contextlib.suppress(ValueError):  # already closed at interpreter exit
+        with contextlib.suppress(ValueError, OSError, AttributeError):  # closed at exit
             self._stream.flush()
 
 
@@ -135,7 +145,7 @@ def configure_logging(*, level: str = "info", fmt: str = "json") -> None:
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
         logger_factory=(
-            _factory(_BufferedLines(sys.stdout.buffer))
+            _factory(_BufferedLines())
             if json_lines
             else structlog.WriteLoggerFactory(file=sys.stdout)
         ),

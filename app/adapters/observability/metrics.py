@@ -48,6 +48,12 @@ class Metrics:
             "1 when the last policy load succeeded",
             registry=self.registry,
         )
+        self.notifications = Counter(
+            "countersign_notifications_total",
+            "Notification deliveries by channel and outcome (sent, failed, dead_lettered)",
+            ["channel", "outcome"],
+            registry=self.registry,
+        )
         self._children: dict[tuple[str, str], Counter] = {}
 
     def decided(self, decision: Decision, *, seconds: float) -> None:
@@ -72,6 +78,10 @@ class Metrics:
         """Count a policy reload and expose whether the last one worked."""
         self.policy_reloads.labels("ok" if ok else "error").inc()
         self.policy_ok.set(1 if ok else 0)
+
+    def notified(self, channel: str, outcome: str) -> None:
+        """Count one delivery try of a notification: sent, failed (retried) or dead_lettered."""
+        self.notifications.labels(channel, outcome).inc()
 
     def render(self) -> bytes:
         """The text exposition format."""

@@ -56,3 +56,12 @@ def test_buffered_lines_reach_the_stream_on_flush() -> None:
         lines.msg(f'{{"n":{n}}}'.encode())
     lines.flush()
     assert raw.getvalue() == b'{"n":0}\n{"n":1}\n{"n":2}\n'
+
+
+def test_a_closed_stream_loses_the_line_not_the_request() -> None:
+    """Logging into a closed stream never raises into the caller."""
+    stream = io.BufferedWriter(io.BytesIO())
+    stream.close()
+    lines = _BufferedLines(stream, interval=0)
+    lines.msg(b'{"n":1}')
+    lines.flush()

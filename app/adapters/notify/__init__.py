@@ -1,0 +1,1 @@
+"""Outbound notifications: the channel senders (webhook, Slack, SMTP) and the outbox worker."""

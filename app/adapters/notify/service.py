@@ -1,0 +1,110 @@
+"""The notifier as the service runs it: the worker plus the Redis and HTTP clients it owns,
+built from Settings. None when no channel is configured."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from app.adapters.notify.hooks import http_client
+from app.adapters.notify.senders import build_senders
+from app.adapters.notify.worker import NotificationWorker, NotifyObserver, WorkerOptions
+from app.adapters.store.connection import connect
+from app.adapters.store.redis_workflow import RedisWorkflowStore
+from app.config import Settings
+from app.core.policy.policy_set import PolicySet
+from app.services.notifications import NotificationPlanner
+
+
+class Notifier:
+    """Runs the worker in a task of its own; stops it and closes its clients at the end."""
+
+    def __init__(
+        self,
+        worker: NotificationWorker,
+        *,
+        redis: Any,
+        http: httpx.AsyncClient,
+        options: WorkerOptions,
+    ) -> None:
+        self.worker = worker
+        self._redis = redis
+        self._http = http
+        self._options = options
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start delivering (in the running event loop)."""
+        self._task = asyncio.create_task(self.worker.run(), name="notifier")
+
+    async def aclose(self) -> None:
+        """Stop the worker, letting deliveries under way finish briefly, then close clients.
+        Cancelling is the last resort, for a worker stuck past its read timeout."""
+        if self._task is not None:
+            self.worker.stop()
+            done, _ = await asyncio.wait({self._task}, timeout=self._options.block + 3.0)
+            if not done:
+                self._task.cancel()
+                await asyncio.wait({self._task}, timeout=1.0)
+            self._task = None
+        await self._http.aclose()
+        await self._redis.aclose()
+
+
+def options_from(settings: Settings) -> WorkerOptions:
+    """Worker timings from the NOTIFY_* settings."""
+    timeout = settings.notify_timeout.total_seconds()
+    return WorkerOptions(
+        max_attempts=settings.notify_max_attempts,
+        retry_base=settings.notify_retry_base.total_seconds(),
+        retry_max=settings.notify_retry_max.total_seconds(),
+        lease=max(30.0, 3 * timeout),
+        claim_idle=max(60.0, 3 * timeout),
+        expiry_warning=settings.notify_expiry_warning,
+        warning_every=settings.sweep_interval.total_seconds(),
+    )
+
+
+def build_notifier(
+    settings: Settings,
+    *,
+    policies: Callable[[], PolicySet],
+    clock: Callable[[], datetime],
+    observer: NotifyObserver | None = None,
+) -> Notifier | None:
+    """The notifier of one process, or None without channels."""
+    if not settings.notifications or settings.redis_url is None:
+        return None
+    options = options_from(settings)
+    # A client of its own: XREADGROUP blocks longer than the request path's socket timeout.
+    redis = connect(
+        settings.redis_url.get_secret_value(),
+        mode=settings.redis_mode,
+        sentinel_master=settings.redis_sentinel_master,
+        password=settings.redis_password.get_secret_value() if settings.redis_password else None,
+        timeout=max(settings.redis_timeout.total_seconds(), options.block + 5.0),
+    )
+    http = http_client(settings.notify_timeout.total_seconds())
+    store = RedisWorkflowStore(redis, retention=settings.request_retention)
+    planner = NotificationPlanner(
+        policies=policies,
+        records=store,
+        routes=[channel.route() for channel in settings.notifications],
+        public_url=settings.public_url,
+    )
+    worker = NotificationWorker(
+        client=redis,
+        planner=planner,
+        senders=build_senders(
+            settings.notifications, client=http, timeout=settings.notify_timeout.total_seconds()
+        ),
+        requests=store,
+        clock=clock,
+        options=options,
+        observer=observer,
+    )
+    return Notifier(worker, redis=redis, http=http, options=options)
