@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run demo-nginx test lint typecheck importlint pytest bench bench-core schema clean
+.PHONY: install run demo-nginx test lint typecheck importlint pytest chromium bench bench-core schema openapi clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,8 +31,21 @@ typecheck: $(STAMP)
 importlint: $(STAMP)
 	$(BIN)/lint-imports
 
-pytest: $(STAMP)
+pytest: $(STAMP) chromium
 	$(BIN)/pytest
+
+# Debian's Chromium for the browser tests (tests/browser), never a browser build downloaded
+# by Playwright. Only root can install it; elsewhere the browser tests skip, except in CI.
+chromium:
+	@command -v chromium >/dev/null && exit 0; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	elif [ "$${CI:-}" = true ]; then \
+	  echo "chromium is missing and only root can install it (apt-get install chromium)" >&2; \
+	  exit 1; \
+	else \
+	  echo "chromium is missing (apt-get install chromium): the browser tests will skip" >&2; \
+	fi
 
 test: lint typecheck importlint pytest
 
@@ -46,6 +59,10 @@ bench: bench-core
 
 schema: $(STAMP)
 	$(BIN)/countersign policy schema --write policy_rules/schema.json
+
+openapi: $(STAMP)
+	$(BIN)/python -m app.adapters.api.v1.openapi > openapi/openapi.json.tmp
+	mv openapi/openapi.json.tmp openapi/openapi.json
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache var

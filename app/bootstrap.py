@@ -14,17 +14,21 @@ import structlog
 from fastapi import FastAPI
 
 from app.adapters.api.ops import ops_router
+from app.adapters.api.v1.router import api_v1_router
 from app.adapters.forward_auth.flavours import Targets
 from app.adapters.forward_auth.handler import ForwardAuth
 from app.adapters.identity.authenticate import Authenticator
 from app.adapters.identity.verifier import JwtVerifier
+from app.adapters.notify.service import build_notifier
 from app.adapters.observability.logs import configure_logging
 from app.adapters.observability.metrics import Metrics
 from app.adapters.signals.reader import SignalReader
+from app.adapters.store import audit
 from app.adapters.store.connection import connect
 from app.adapters.store.keys import RedisIndexes
 from app.adapters.store.redis_grants import RedisGrantReader
 from app.adapters.store.redis_workflow import RedisWorkflowStore
+from app.adapters.ui.router import ui_router
 from app.config import Settings, SettingsError, load_settings
 from app.core.paths import HostError, normalize_host
 from app.core.policy.errors import PolicyCompileError
@@ -70,7 +74,7 @@ def prepare_process(settings: Settings) -> str | None:
     return None
 
 
-def build(settings: Settings) -> CountersignApp:
+def build(settings: Settings) -> CountersignApp:  # noqa: PLR0915  (wiring: one line per part)
     """The whole service for one process."""
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     if settings.redis_url is None:
@@ -107,6 +111,9 @@ def build(settings: Settings) -> CountersignApp:
     approvals = ApprovalService(
         policies=lambda: repository.current, store=workflow, indexes=RedisIndexes(), clock=utc_now
     )
+    notifier = build_notifier(
+        settings, policies=lambda: repository.current, clock=utc_now, observer=metrics
+    )
     decisions = DecisionService(
         policies=lambda: repository.current,
         grants=RedisGrantReader(redis),
@@ -139,6 +146,8 @@ def build(settings: Settings) -> CountersignApp:
             sweep_forever(approvals, workflow, settings.sweep_interval.total_seconds())
         )
         watcher = None
+        if notifier is not None:
+            notifier.start()
         if settings.policy_reload:
             watcher = asyncio.create_task(
                 repository.watch(settings.policy_reload_interval.total_seconds())
@@ -163,6 +172,8 @@ def build(settings: Settings) -> CountersignApp:
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
             await verifier.aclose()
+            if notifier is not None:
+                await notifier.aclose()
             await redis.aclose()
             signals.close()
 
@@ -184,8 +195,31 @@ def build(settings: Settings) -> CountersignApp:
             redis_timeout=settings.redis_timeout.total_seconds(),
         )
     )
+    api.include_router(
+        api_v1_router(
+            approvals=approvals,
+            policies=lambda: repository.current,
+            policy_status=lambda: repository.status,
+            identify=Authenticator.from_settings(verifier, settings),
+            signals=signals,
+            settings=settings,
+            read_audit=lambda query: audit.read_page(redis, query),
+            clock=utc_now,
+        )
+    )
     if settings.dev:
         api.include_router(make_dev_router(issuer=issuer, settings=settings, is_safe_redirect=safe))
+    api.include_router(
+        ui_router(
+            settings=settings,
+            approvals=approvals,
+            policies=lambda: repository.current,
+            identify=Authenticator.from_settings(verifier, settings),
+            signals=signals,
+            is_safe_redirect=safe,
+            clock=utc_now,
+        )
+    )
     return CountersignApp(forward_auth=forward_auth, api=api)
 
 
@@ -202,6 +236,9 @@ async def sweep_forever(
             if requests or grants:
                 log.info("sweep_expired", requests=requests, grants=grants)
         except Exception as exc:  # Redis down: try again next tick
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # redis-py may turn our cancellation into a ConnectionError
             log.warning("sweep_failed", problem=str(exc)[:200])
 
 

@@ -21,6 +21,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from app.core.durations import DurationError, parse_duration
+from app.notify_config import ChannelSettings, parse_channels
+from app.services.principal import SCOPES
 
 PREFIX = "COUNTERSIGN_"
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -32,6 +34,9 @@ _TOKEN_CHARS = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 token
 _DOMAIN = re.compile(r"^\.?[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 _MILLISECONDS = re.compile(r"^([1-9][0-9]{0,6})ms$")
 _LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+#: What a service token may be called (it appears in the audit log as `token:<name>`).
+SERVICE_TOKEN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
 class SettingsError(ValueError):
@@ -71,6 +76,20 @@ class IssuerSettings(BaseModel):
     claims: ClaimNames = ClaimNames()
     #: Where it was configured, so key-loading errors can name it.
     origin: str = PREFIX + "ISSUER"
+
+
+class ServiceTokenSettings(BaseModel):
+    """One service token of the REST API: its name, the SHA-256 of the token, and its scopes.
+
+    Only the digest is configured; the token itself is shown once, by `countersign token
+    service`, and kept by the tool that uses it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    sha256: str
+    scopes: frozenset[str]
 
 
 class Settings(BaseModel):
@@ -117,6 +136,15 @@ class Settings(BaseModel):
     log_format: Literal["json", "console"]
     token_cache_size: int
     max_token_bytes: int
+    notify_max_attempts: int
+    notify_retry_base: timedelta
+    notify_retry_max: timedelta
+    notify_timeout: timedelta
+    notify_expiry_warning: timedelta
+    notifications: tuple[ChannelSettings, ...] = ()
+    api_url: str
+    api_token: SecretStr | None
+    service_tokens: tuple[ServiceTokenSettings, ...] = ()
     config_file: Path | None = None
 
     @property
@@ -441,6 +469,35 @@ _SPECS = (
     _Spec("log_format", "json", "json or console.", _choice("json", "console")),
     _Spec("token_cache_size", "10000", "Verified tokens kept (0 disables).", _int(0, 1_000_000)),
     _Spec("max_token_bytes", "16384", "Longest token accepted.", _int(1024, 1_048_576)),
+    _Spec(
+        "api_url",
+        "http://127.0.0.1:8080",
+        "Where the `requests` and `grants` commands reach the REST API.",
+        _url,
+    ),
+    _Spec(
+        "api_token",
+        None,
+        "Bearer token the `requests` and `grants` commands send (secret; use API_TOKEN_FILE).",
+        _secret,
+    ),
+    _Spec(
+        "notify_max_attempts",
+        "8",
+        "Tries per notification and channel before it goes to the dead-letter list.",
+        _int(1, 100),
+    ),
+    _Spec(
+        "notify_retry_base", "5s", "Wait before the first retry; doubles each time.", _duration()
+    ),
+    _Spec("notify_retry_max", "15m", "Longest wait between two tries (plus jitter).", _duration()),
+    _Spec("notify_timeout", "10s", "Time allowed for one delivery (HTTP or SMTP).", _duration()),
+    _Spec(
+        "notify_expiry_warning",
+        "15m",
+        "Tell approvers this long before a pending request expires ('0' turns it off).",
+        _duration(allow_zero=True),
+    ),
 )
 _BY_KEY = {spec.key: spec for spec in _SPECS}
 _SHORTHAND = ("issuer", "audience", "jwks_url", "jwt_key_file")
@@ -459,7 +516,8 @@ SETTINGS_DOC: list[tuple[str, str, str]] = [
 ]
 
 _ISSUER_KEYS = ("issuer", "audience", "jwks_url", "key_file", "algorithms", "claims")
-_ALL_KEYS = frozenset(_BY_KEY) | {"issuers"}
+_SERVICE_TOKEN_KEYS = ("name", "sha256", "scopes")
+_ALL_KEYS = frozenset(_BY_KEY) | {"issuers", "service_tokens", "notifications"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -609,6 +667,13 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     issuers = _shorthand_issuer(loader, values, origins, claims)
     issuers += _file_issuers(loader, claims, algorithms)
     _check_duplicate_issuers(loader, issuers)
+    service_tokens = _file_service_tokens(loader)
+    notifications = parse_channels(
+        loader.file.get("notifications"),
+        origin=str(loader.config_file),
+        environ=environ,
+        bad=loader.bad,
+    )
 
     if loader.problems:
         raise SettingsError(*loader.problems)
@@ -619,8 +684,21 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         **settings_values,
         issuers=tuple(issuers),
         claims=ClaimNames(**claims),
+        service_tokens=service_tokens,
+        notifications=notifications,
         config_file=loader.config_file,
     )
+
+
+def load_client_settings(environ: Mapping[str, str]) -> tuple[str, SecretStr | None]:
+    """API_URL and API_TOKEN (or API_TOKEN_FILE) for the CLI's API commands. The server's
+    settings are not read: a workstation calling a remote service has none of them."""
+    loader = _Loader(environ)
+    url, _ = loader.value("api_url")
+    token, _ = loader.value("api_token")
+    if loader.problems:
+        raise SettingsError(*loader.problems)
+    return url, token
 
 
 def _shorthand_issuer(
@@ -772,3 +850,70 @@ def _check_duplicate_issuers(loader: _Loader, issuers: list[IssuerSettings]) -> 
         if entry.issuer in seen:
             loader.bad(entry.origin, f"issuer {_shown(entry.issuer)} is configured twice")
         seen.add(entry.issuer)
+
+
+def _file_service_tokens(loader: _Loader) -> tuple[ServiceTokenSettings, ...]:
+    """The `service_tokens:` list of the config file: `{name, sha256, scopes}` each."""
+    entries = loader.file.get("service_tokens")
+    if entries is None:
+        return ()
+    in_file = f"in {loader.config_file}"
+    if not isinstance(entries, list):
+        loader.bad(f"service_tokens {in_file}", "must be a list of {name, sha256, scopes}")
+        return ()
+    tokens: list[ServiceTokenSettings] = []
+    for i, entry in enumerate(entries):
+        token = _file_service_token(loader, entry, f"service_tokens[{i}]", in_file)
+        if token is None:
+            continue
+        for earlier in tokens:
+            if earlier.name == token.name:
+                loader.bad(f"service_tokens[{i}].name {in_file}", f"{token.name!r} is used twice")
+            if earlier.sha256 == token.sha256:
+                loader.bad(
+                    f"service_tokens[{i}].sha256 {in_file}", "the same token is listed twice"
+                )
+        tokens.append(token)
+    return tuple(tokens)
+
+
+def _file_service_token(
+    loader: _Loader, entry: object, at: str, in_file: str
+) -> ServiceTokenSettings | None:
+    if not isinstance(entry, dict):
+        loader.bad(f"{at} {in_file}", "must be a mapping with name, sha256 and scopes")
+        return None
+    before = len(loader.problems)
+    for key in entry:
+        if key not in _SERVICE_TOKEN_KEYS:
+            suggestion = _suggest(str(key), set(_SERVICE_TOKEN_KEYS))
+            loader.bad(f"{at}.{key} {in_file}", "unknown key" + suggestion)
+    name, digest, scopes = (entry.get(key) for key in _SERVICE_TOKEN_KEYS)
+    if not isinstance(name, str) or not SERVICE_TOKEN_NAME.match(name):
+        loader.bad(f"{at}.name {in_file}", "must be 1-64 letters, digits, '.', '_' or '-'")
+    if not isinstance(digest, str) or not _SHA256_HEX.match(digest):
+        loader.bad(
+            f"{at}.sha256 {in_file}",
+            "must be the 64 hex digits of the token's SHA-256 (see `countersign token service`)",
+        )
+    if not isinstance(scopes, list) or not scopes or not all(isinstance(s, str) for s in scopes):
+        loader.bad(
+            f"{at}.scopes {in_file}", f"must be a list of scopes: {', '.join(sorted(SCOPES))}"
+        )
+    else:
+        for scope in scopes:
+            if scope not in SCOPES:
+                loader.bad(
+                    f"{at}.scopes {in_file}",
+                    f"unknown scope {_shown(scope)}{_suggest(scope, SCOPES)}",
+                )
+    if (
+        len(loader.problems) > before
+        or not isinstance(name, str)
+        or not isinstance(digest, str)
+        or not isinstance(scopes, list)
+    ):
+        return None
+    return ServiceTokenSettings(
+        name=name, sha256=digest.lower(), scopes=frozenset(str(s) for s in scopes)
+    )

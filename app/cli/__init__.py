@@ -12,7 +12,10 @@ COMMANDS = {
     "serve": "serve",
     "policy": "policy",
     "token": "token",
+    "requests": "requests",
+    "grants": "grants",
     "audit": "audit",
+    "notify": "notify",
 }
 
 
