@@ -68,7 +68,7 @@ def test_ask_approve_use_and_ask_again(site: BrowserSite) -> None:
 def test_my_access_lists_the_grant_and_ends_it(site: BrowserSite) -> None:
     """After approval ALICE's My access shows the grant; "End now" ends it."""
     alice = site.person("Alice")
-    alice.open_app("notes")
+    alice.open_app("library")
     request_id = alice.ask("Reading the on-call notes")
     bob = site.person("Bob")
     bob.open_review(request_id)
@@ -78,13 +78,13 @@ def test_my_access_lists_the_grant_and_ends_it(site: BrowserSite) -> None:
 
     alice.open(site.public_url("/access"))
     grants = alice.page.locator("#my-grants")
-    expect(grants).to_contain_text("Notes")
+    expect(grants).to_contain_text("Library")
     expect(grants).to_contain_text("left")
     bob.open(site.public_url("/access"))
-    expect(bob.page.locator("#other-grants")).to_contain_text("alice@example.com · Notes")
+    expect(bob.page.locator("#other-grants")).to_contain_text("alice@example.com · Library")
     bob.shot("09-access-approver")
     alice.shot("10-my-access")
-    alice.page.get_by_role("button", name="End my access to Notes now").click()
+    alice.page.get_by_role("button", name="End my access to Library now").click()
     expect(alice.page.get_by_text("You have no time-limited access")).to_be_visible()
-    alice.open_app("notes")
-    expect(alice.page.get_by_role("heading", level=1)).to_have_text("Access to Notes")
+    alice.open_app("library")
+    expect(alice.page.get_by_role("heading", level=1)).to_have_text("Access to Library")

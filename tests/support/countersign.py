@@ -76,6 +76,8 @@ def service_env(
         COUNTERSIGN_PUBLIC_URL=public_url,
         COUNTERSIGN_POLICY_RELOAD="false",
         COUNTERSIGN_LOG_FORMAT="json",
+        # A loaded 2-core test machine can take longer than the 250 ms default.
+        COUNTERSIGN_REDIS_TIMEOUT="2s",
     )
     return env
 

@@ -35,6 +35,8 @@ def settings_for(tmp_path: Path, redis_url: str) -> Settings:
             "COUNTERSIGN_DATA_DIR": str(tmp_path),
             "COUNTERSIGN_PUBLIC_URL": "http://auth.example.com:8000",
             "COUNTERSIGN_LOG_LEVEL": "error",
+            # A loaded 2-core test machine can take longer than the 250 ms default.
+            "COUNTERSIGN_REDIS_TIMEOUT": "2s",
         }
     )
 

@@ -9,6 +9,7 @@ is no approver of Grafana; MALLORY the contractor is blocked from Grafana.
 from __future__ import annotations
 
 import asyncio
+import gc
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -93,7 +94,8 @@ class Site:
     """The whole service built by bootstrap against a real Redis (emptied first)."""
 
     def __init__(self, tmp_path: Path, redis_url: str) -> None:
-        redis.Redis.from_url(redis_url).flushdb()
+        with redis.Redis.from_url(redis_url) as store:
+            store.flushdb()
         self.settings: Settings = load_settings(
             {
                 "COUNTERSIGN_DEV": "1",
@@ -102,7 +104,10 @@ class Site:
                 "COUNTERSIGN_DATA_DIR": str(tmp_path),
                 "COUNTERSIGN_PUBLIC_URL": PUBLIC_URL,
                 "COUNTERSIGN_COUNTRY_HEADER": "CF-IPCountry",
+                "COUNTERSIGN_POLICY_RELOAD": "false",
                 "COUNTERSIGN_LOG_LEVEL": "error",
+                # A loaded 2-core test machine can take longer than the 250 ms default.
+                "COUNTERSIGN_REDIS_TIMEOUT": "2s",
             }
         )
         assert prepare_process(self.settings) is None
@@ -126,12 +131,19 @@ class Site:
         async def scenario() -> T:
             transport = httpx.ASGITransport(app=self.app, client=("127.0.0.1", 40000))
             visit = Visit(self, transport)
-            try:
-                return await steps(visit)
-            finally:
-                await visit.close()
+            # The service's own start and stop, so its Redis connections are closed at the end.
+            async with self.app.api.router.lifespan_context(self.app.api):
+                try:
+                    return await steps(visit)
+                finally:
+                    await visit.close()
 
-        return asyncio.run(scenario())
+        try:
+            return asyncio.run(scenario())
+        finally:
+            # Start-up freezes what exists for the garbage collector (a process-long service
+            # wants that); a test process builds many services, so let them be collected.
+            gc.unfreeze()
 
 
 def csrf_of(page: httpx.Response) -> str:

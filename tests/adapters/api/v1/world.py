@@ -98,6 +98,8 @@ def settings_for(directory: Path, redis_url: str, **extra: str) -> Settings:
             "COUNTERSIGN_DATA_DIR": str(directory),
             "COUNTERSIGN_PUBLIC_URL": "http://auth.example.com:8000",
             "COUNTERSIGN_LOG_LEVEL": "error",
+            # A loaded 2-core test machine can take longer than the 250 ms default.
+            "COUNTERSIGN_REDIS_TIMEOUT": "2s",
             "COUNTERSIGN_CONFIG": str(config_file(directory)),
             **extra,
         }
