@@ -6,6 +6,7 @@ picks the status, headers and body. Precedence of cases is the table in DESIGN.m
 
 from __future__ import annotations
 
+import abc
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -75,16 +76,16 @@ def _json(body: dict[str, object]) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-class Flavour:
+class Flavour(abc.ABC):
     """Common rendering; subclasses say how they read the original request and redirect."""
 
     name: ClassVar[str] = ""
     #: nginx cannot pass a redirect through auth_request: it uses 401 + Location instead.
     redirect_with_401: ClassVar[bool] = False
 
+    @abc.abstractmethod
     def original(self, scope: Mapping[str, object], headers: Headers) -> OriginalRequest:
         """Extract the original request; raise BadProxyRequestError when it cannot be trusted."""
-        raise NotImplementedError
 
     def render(
         self,
