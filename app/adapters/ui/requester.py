@@ -24,8 +24,6 @@ from app.core.policy.model import Action, Application, Policy
 from app.services.errors import NotRequestableError, NotVisibleError
 
 Text = Annotated[str, Query(max_length=4096)]
-#: What the status page shows, and what its script compares to know the page is stale.
-STATES = ("pending", "approved", "ended", "denied", "expired", "cancelled")
 
 
 def request_state(request: AccessRequest, grant: Grant | None, now: datetime) -> str:
