@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -140,6 +140,15 @@ async def until(condition: Callable[[], bool], *, within: float = 8.0) -> None:
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting for notifications")
+        await asyncio.sleep(0.02)
+
+
+async def until_true(probe: Callable[[], Awaitable[object]], *, within: float = 8.0) -> None:
+    """Wait until the awaited `probe` returns something truthy (a Redis count, say)."""
+    deadline = time.monotonic() + within
+    while not await probe():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for a condition")
         await asyncio.sleep(0.02)
 
 
