@@ -11,7 +11,7 @@ MAX_REDIRECT = 4096
 
 
 def is_safe_redirect(url: str, *, policy_set: PolicySet, public_host: str) -> bool:
-    """True for `/local/path` or an absolute http(s) URL whose host is protected or ours.
+    """True for `/local/path` or an absolute http(s) URL to a protected host or ours, any port.
 
     Refuses scheme-relative (`//evil`), backslash tricks (`https:/\\evil`, `/\\evil`), user
     info (`https://good@evil`), control characters and anything not plain ASCII.

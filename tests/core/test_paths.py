@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
-import pytest
+import unicodedata
+from urllib.parse import quote, unquote
 
-from app.core.paths import MAX_PATH_LENGTH, HostError, PathError, normalize_host, normalize_path
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.core.paths import (
+    MAX_PATH_LENGTH,
+    HostError,
+    PathError,
+    normalize_authority,
+    normalize_host,
+    normalize_path,
+)
+
+MODEST = settings(max_examples=300, deadline=None)
 
 # -- paths ------------------------------------------------------------------------------------
 
@@ -41,9 +55,8 @@ def test_mixed_case_encoded_dots_are_decoded() -> None:
 
 
 def test_percent_escapes_are_decoded_once() -> None:
-    """`%61dmin` is `admin`, and a double-encoded `%2561` stays `%61`."""
+    """`%61dmin` is `admin`."""
     assert normalize_path("/%61dmin") == "/admin"
-    assert normalize_path("/%2561dmin") == "/%61dmin"
 
 
 def test_utf8_escapes_are_decoded() -> None:
@@ -217,6 +230,260 @@ def test_path_parameters_on_dot_or_empty_segments_are_refused(raw: str) -> None:
         normalize_path(raw)
 
 
-def test_path_parameters_on_ordinary_segments_pass() -> None:
-    """`;` inside an ordinary segment (matrix parameters) is left alone."""
-    assert normalize_path("/files/report;v=2") == "/files/report;v=2"
+# -- the refusal table: what a common backend could read differently -------------------------
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "/admin;jsessionid=x",
+        "/files/report;v=2",
+        "/admin;",
+        "/a/b;c=d/e",
+        "/admin%3Bjsessionid=x",
+        "/admin%3bx",
+    ],
+)
+def test_parameters_on_any_segment_are_refused(raw: str) -> None:
+    """`/admin;jsessionid=x` is `/admin` to servlet backends, so any `;`, raw or encoded, is 400."""
+    with pytest.raises(PathError, match="';' parameter"):
+        normalize_path(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "/public/%252e%252e/admin",
+        "/%2561dmin",
+        "/a/%252E/b",
+        "/a%252Fb",
+        "/a%255Cb",
+        "/public/%25%32%65%25%32%65/admin",
+        "/a%%32%65",
+    ],
+)
+def test_double_encoding_is_refused(raw: str) -> None:
+    """An escape left after one decoding (`%252e` → `%2e`) is a `.` to a twice-decoding backend."""
+    with pytest.raises(PathError, match="double-encoded"):
+        normalize_path(raw)
+
+
+def test_a_percent_that_is_no_escape_is_kept() -> None:
+    """`%25` for a literal `%` not followed by two hex digits stays a plain `%`."""
+    assert normalize_path("/discount/100%25") == "/discount/100%"
+    assert normalize_path("/a/%25zz") == "/a/%zz"
+
+
+@pytest.mark.parametrize("raw", ["/admin%3F/../public", "/a%3fb", "/admin%23/../public"])
+def test_encoded_query_and_fragment_delimiters_are_refused(raw: str) -> None:
+    """After decoding, a `?` or `#` is where a re-parsing backend would cut the path."""
+    with pytest.raises(PathError, match=r"encoded '\?' or '#'"):
+        normalize_path(raw)
+
+
+LOOK_ALIKES = {
+    "fullwidth-full-stop": "\uff0e",
+    "one-dot-leader": "\u2024",
+    "two-dot-leader": "\u2025",
+    "small-full-stop": "\ufe52",
+    "halfwidth-ideographic-full-stop": "\uff61",
+    "ideographic-full-stop": "\u3002",
+    "fullwidth-solidus": "\uff0f",
+    "division-slash": "\u2215",
+    "fraction-slash": "\u2044",
+    "big-solidus": "\u29f8",
+    "fullwidth-reverse-solidus": "\uff3c",
+    "small-reverse-solidus": "\ufe68",
+    "set-minus": "\u2216",
+    "greek-question-mark": "\u037e",
+    "fullwidth-semicolon": "\uff1b",
+    "fullwidth-percent": "\uff05",
+    "fullwidth-question-mark": "\uff1f",
+    "fullwidth-number-sign": "\uff03",
+}
+
+
+@pytest.mark.parametrize("char", LOOK_ALIKES.values(), ids=LOOK_ALIKES.keys())
+@pytest.mark.parametrize("encoded", [False, True], ids=["raw", "encoded"])
+def test_unicode_look_alikes_of_delimiters_are_refused(char: str, encoded: bool) -> None:
+    """Two fullwidth dots are `..` to an NFKC-normalising backend: refused, raw or encoded."""
+    doubled = quote(char * 2) if encoded else char * 2
+    with pytest.raises(PathError, match="looks like or becomes"):
+        normalize_path(f"/public/{doubled}/admin")
+
+
+@pytest.mark.parametrize(
+    ("raw", "normal"),
+    [
+        ("/wiki/Café", "/wiki/Café"),
+        ("/wiki/Caf%C3%A9", "/wiki/Café"),
+        ("/wiki/Stra%C3%9Fe", "/wiki/Straße"),
+        ("/%E3%83%8E%E3%83%BC%E3%83%88", "/ノート"),
+        ("/wiki/%CE%95%CE%BB%CE%BB%CE%AC%CE%B4%CE%B1", "/wiki/Ελλάδα"),
+        ("/wiki/para%C2%B7lel", "/wiki/para·lel"),
+        ("/%D9%A0", "/٠"),
+        ("/wiki/%EF%BC%A1", "/wiki/Ａ"),
+    ],
+)
+def test_legitimate_non_ascii_segments_are_kept(raw: str, normal: str) -> None:
+    """Letters and digits of any script pass, decoded, even those that resemble a delimiter."""
+    assert normalize_path(raw) == normal
+
+
+@pytest.mark.parametrize("raw", ["/a%C2%85b", "/a%C2%9Fb", "/a%E2%80%A8b", "/a%E2%80%A9b"])
+def test_c1_controls_and_unicode_line_breaks_are_refused(raw: str) -> None:
+    """NEL and the other C1 controls, and U+2028/U+2029, are control characters too."""
+    with pytest.raises(PathError, match="control character"):
+        normalize_path(raw)
+
+
+# -- the refusal table as invariants --------------------------------------------------------
+
+#: Pieces that make paths interesting: dot segments, escapes, parameters and look-alikes.
+PIECES = [
+    "a",
+    "admin",
+    "é",
+    "ノ",
+    ".",
+    "..",
+    "",
+    "%2e",
+    "%2E%2e",
+    "%252e",
+    "%25",
+    "%2561",
+    "%25%32%65",
+    "%",
+    "%zz",
+    ";",
+    ";jsessionid=1",
+    "%3B",
+    "%3F",
+    "%23",
+    "%C3%A9",
+    "%EF%BC%8E",
+    "%E2%80%A4",
+    "\uff0e",
+    "\u2024",
+    "\u2215",
+    "\u2044",
+    "\u29f8",
+    "\uff61",
+    "\uff0f",
+    "\\",
+    "%5C",
+    "%2F",
+    "%00",
+    "%C2%85",
+    "%ff",
+    "?x",
+    "#f",
+]
+#: An oracle independent of the code under test: characters that look like a delimiter.
+KNOWN_LOOK_ALIKES = frozenset("\u2024\u2215\u2044\u29f8\u2216\u3002\uff61")
+DELIMITERS = frozenset("./\\;?#%")
+
+any_segment = st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=3)), max_size=3).map(
+    "".join
+)
+any_path = st.lists(any_segment, max_size=6).map(lambda segments: "/" + "/".join(segments))
+
+SAFE_CHARS = [*"abcxyzABCXYZ0129-_~", "é", "ß", "ノ", "Ω", "ж", "中", "·", "٠", "ü"]
+safe_segment = st.text(alphabet=st.sampled_from(SAFE_CHARS), min_size=1, max_size=8)
+safe_path = st.lists(safe_segment, min_size=1, max_size=6).map(
+    lambda segments: "/" + "/".join(segments)
+)
+DANGEROUS = [";", "%3B", "%252e", "%25%32%65", "%3F", "%23", "\uff0e", "%EF%BC%8E", "\u2024"]
+DANGEROUS += ["\u2215", "\u2044", "\u29f8", "\uff0f", "%EF%BC%8F", "\uff61", "\ufe52"]
+
+
+def _looks_like_a_delimiter(char: str) -> bool:
+    if char.isascii():
+        return False
+    compatible = unicodedata.normalize("NFKC", char)
+    return char in KNOWN_LOOK_ALIKES or any(
+        c in DELIMITERS or c in KNOWN_LOOK_ALIKES for c in compatible
+    )
+
+
+@MODEST
+@given(any_path)
+def test_a_path_is_refused_or_comes_back_clean(raw: str) -> None:
+    """Refused, or clean (no `;?#\\`, escape, look-alike, dot or empty segment) and stable."""
+    try:
+        normal = normalize_path(raw)
+    except PathError:
+        return
+    assert normal.startswith("/")
+    assert not set(";?#\\") & set(normal)
+    assert unquote(normal) == normal
+    assert not any(_looks_like_a_delimiter(c) for c in normal)
+    segments = normal.split("/")[1:]
+    assert not {".", ".."} & set(segments)
+    assert "" not in segments[:-1]
+    assert normalize_path(normal) == normal
+
+
+@MODEST
+@given(safe_path)
+def test_a_path_of_safe_segments_is_accepted_unchanged(path: str) -> None:
+    """Letters, digits, `-_~` and non-ASCII letters pass through as they are."""
+    assert normalize_path(path) == path
+
+
+@MODEST
+@given(safe_path)
+def test_percent_encoding_a_safe_path_does_not_change_its_normal_form(path: str) -> None:
+    """`/caf%C3%A9` and `/café` are the same path."""
+    assert normalize_path(quote(path)) == path
+
+
+@MODEST
+@given(safe_path, st.sampled_from(DANGEROUS), st.data())
+def test_a_dangerous_piece_anywhere_is_refused(path: str, piece: str, data: st.DataObject) -> None:
+    """Inserting a `;`, a double escape, an encoded `?`/`#` or a look-alike anywhere is a 400."""
+    at = data.draw(st.integers(min_value=1, max_value=len(path)))
+    with pytest.raises(PathError):
+        normalize_path(path[:at] + piece + path[at:])
+
+
+# -- authorities for `rd` ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "scheme", "authority"),
+    [
+        ("App.Example.COM:8443", "https", "app.example.com:8443"),
+        ("app.example.com:8080", "http", "app.example.com:8080"),
+        ("app.example.com:443", "http", "app.example.com:443"),
+        ("app.example.com:80", "https", "app.example.com:80"),
+        ("app.example.com.:08443", "https", "app.example.com:8443"),
+        ("[2001:DB8::1]:8443", "https", "[2001:db8::1]:8443"),
+        ("192.0.2.10:9000", "http", "192.0.2.10:9000"),
+    ],
+)
+def test_authority_keeps_a_non_default_port(raw: str, scheme: str, authority: str) -> None:
+    """A port other than the scheme's default stays in the URL that `rd` carries."""
+    assert normalize_authority(raw, scheme=scheme) == authority
+
+
+@pytest.mark.parametrize(
+    ("raw", "scheme", "authority"),
+    [
+        ("app.example.com:443", "https", "app.example.com"),
+        ("app.example.com:80", "http", "app.example.com"),
+        ("App.Example.com", "https", "app.example.com"),
+        ("[::1]:443", "https", "[::1]"),
+    ],
+)
+def test_authority_drops_the_default_port(raw: str, scheme: str, authority: str) -> None:
+    """`:443` for https and `:80` for http are dropped, as a browser would."""
+    assert normalize_authority(raw, scheme=scheme) == authority
+
+
+@pytest.mark.parametrize("raw", ["example.com:0", "example.com:65536", "a.com:x", "[::1]:"])
+def test_authority_refuses_what_the_host_refuses(raw: str) -> None:
+    """A bad port is as bad for `rd` as for matching."""
+    with pytest.raises(HostError):
+        normalize_authority(raw, scheme="https")

@@ -1,4 +1,8 @@
-"""The original request as a proxy describes it, validated and normalised."""
+"""The original request as a proxy describes it, validated and normalised.
+
+Matching uses the bare normalised host and the normalised path (app/core/paths.py); the URL
+that `rd` carries back keeps what the user typed that matters: a non-default port and the URI.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,13 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from app.core.paths import HostError, PathError, normalize_host, normalize_path
+from app.core.paths import (
+    HostError,
+    PathError,
+    normalize_authority,
+    normalize_host,
+    normalize_path,
+)
 
 ALLOWED_METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
@@ -28,14 +38,15 @@ class OriginalRequest:
 
     method: str
     scheme: str
-    host: str
+    host: str  # normalised, without a port, for matching
     path: str  # normalised, for matching
     uri: str  # path and query as sent (ASCII), for the `rd` redirect target
+    authority: str = ""  # host and non-default port, for `rd`; empty means `host`
 
     @property
     def url(self) -> str:
-        """The absolute URL to send the user back to."""
-        return f"{self.scheme}://{self.host}{self.uri}"
+        """The absolute URL to send the user back to, with its port unless the default."""
+        return f"{self.scheme}://{self.authority or self.host}{self.uri}"
 
 
 def build_original(
@@ -58,10 +69,13 @@ def build_original(
         raise BadProxyRequestError("forwarded URI must start with '/'")
     try:
         normal_host = normalize_host(host)
+        authority = normalize_authority(host, scheme=normal_scheme)
         path = normalize_path(uri)
     except (HostError, PathError) as exc:
         raise BadProxyRequestError(str(exc)) from None
-    return OriginalRequest(method, normal_scheme, normal_host, path, uri.split("#", 1)[0])
+    return OriginalRequest(
+        method, normal_scheme, normal_host, path, uri.split("#", 1)[0], authority=authority
+    )
 
 
 def split_url(url: str | None) -> tuple[str | None, str | None, str | None]:

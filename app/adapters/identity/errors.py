@@ -15,6 +15,7 @@ class TokenProblem(StrEnum):
     SIGNATURE_INVALID = "token-signature-invalid"
     EXPIRED = "token-expired"
     NOT_YET_VALID = "token-not-yet-valid"
+    ISSUED_IN_FUTURE = "token-issued-in-future"
     ISSUER_UNKNOWN = "token-issuer-unknown"
     AUDIENCE_INVALID = "token-audience-invalid"
     KEY_UNKNOWN = "token-key-unknown"

@@ -2,17 +2,20 @@
 
 Order of checks: size, syntax, algorithm (never `none` or HS*), issuer (routed by the unverified
 `iss`), that issuer's algorithm allowlist — all before any key is touched — then signature,
-then exp/nbf/aud. Only a token that passed everything is cached, keyed by its SHA-256.
+then exp/nbf/iat/aud with one leeway (python-jose never checks `iat`; one in the future is
+refused). Only a token that passed everything is cached, keyed by its SHA-256.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -212,6 +215,7 @@ class JwtVerifier:
         await self._check_signature(entry, parsed)
         now = self._clock()
         exp = check_times(parsed.claims, now=now, leeway=self._leeway)
+        check_issued_at(parsed.claims, now=now, leeway=self._leeway)
         check_audience(parsed.claims, entry.audiences)
         identity = identity_from_claims(parsed.claims, issuer=entry.issuer, names=entry.claims)
         self._cache.put(digest, identity, min(exp, now + self._cache_ttl))
@@ -243,6 +247,17 @@ class JwtVerifier:
             if key.verify(token.alg, token.signing_input, token.signature):
                 return True
         return False
+
+
+def check_issued_at(claims: Mapping[str, Any], *, now: float, leeway: float) -> None:
+    """`iat`, when present, must be a number no later than now plus the leeway."""
+    if "iat" not in claims:
+        return
+    iat = claims["iat"]
+    if isinstance(iat, bool) or not isinstance(iat, int | float) or not math.isfinite(iat):
+        raise IdentityError(TokenProblem.MALFORMED)
+    if iat > now + leeway:
+        raise IdentityError(TokenProblem.ISSUED_IN_FUTURE)
 
 
 def _candidates(keys: Sequence[VerificationKey], token: CompactToken) -> list[VerificationKey]:

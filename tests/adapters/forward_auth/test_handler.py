@@ -400,3 +400,130 @@ def test_token_of_64_kb_is_not_an_identity_and_not_an_error() -> None:
     handler, _, _ = build()
     headers = nginx("https://grafana.example.com/", "x" * 65536)
     assert call(handler, "/auth/nginx", headers).status_code == 401
+
+
+#: Paths a common backend reads as another application: servlet `;params`, double encoding,
+#: an encoded `?` that a re-parsing backend cuts at, and Unicode look-alikes of `..`.
+AMBIGUOUS_PATHS = {
+    "params-on-last-segment": "/healthz;jsessionid=x",
+    "params-mid-path": "/healthz;x/d/1",
+    "encoded-params": "/healthz%3Bx",
+    "double-encoded-dot-dot": "/healthz/%252e%252e/admin",
+    "double-encoded-escape": "/healthz/%25%32%65%25%32%65/admin",
+    "encoded-question-mark": "/admin%3F/%2e%2e/healthz",
+    "fullwidth-dot-dot": "/healthz/%EF%BC%8E%EF%BC%8E/admin",
+    "one-dot-leader": "/healthz/%E2%80%A4%E2%80%A4/admin",
+    "division-slash": "/healthz%E2%88%95..%E2%88%95admin",
+}
+
+
+def _ambiguous_request(flavour: str, path: str) -> tuple[str, dict[str, str]]:
+    """The check request each proxy sends for `https://grafana.example.com{path}`."""
+    if flavour == "nginx":
+        return "/auth/nginx", nginx(f"https://grafana.example.com{path}")
+    if flavour == "traefik":
+        return "/auth/traefik", traefik(f"https://grafana.example.com{path}")
+    return f"/auth/envoy{path}", {"Host": "grafana.example.com", "Accept": "text/html"}
+
+
+@pytest.mark.parametrize("path", AMBIGUOUS_PATHS.values(), ids=AMBIGUOUS_PATHS.keys())
+@pytest.mark.parametrize("flavour", ["nginx", "traefik", "envoy"])
+def test_paths_a_backend_could_read_differently_get_400(flavour: str, path: str) -> None:
+    """`;`, double encoding, encoded `?` and look-alike dots are 400 for every flavour."""
+    handler, _, observer = build()
+    target, headers = _ambiguous_request(flavour, path)
+    assert call(handler, target, headers).status_code == 400
+    assert observer.decisions == []
+
+
+def test_envoy_check_path_arrives_raw() -> None:
+    """Envoy's check URL keeps `%252e` and `;` as sent, so the raw path is what gets judged."""
+    seen: list[bytes] = []
+    handler, _, _ = build()
+
+    async def spy(scope, receive, send):  # type: ignore[no-untyped-def]
+        seen.append(scope["raw_path"])
+        await handler(scope, receive, send)
+
+    async def go() -> list[int]:
+        transport = httpx.ASGITransport(app=spy, client=("127.0.0.1", 1))
+        async with httpx.AsyncClient(transport=transport, base_url="http://c") as http:
+            headers = {"Host": "grafana.example.com"}
+            first = await http.get("/auth/envoy/healthz/%252e%252e/admin", headers=headers)
+            second = await http.get("/auth/envoy/healthz;jsessionid=x", headers=headers)
+            return [first.status_code, second.status_code]
+
+    assert asyncio.run(go()) == [400, 400]
+    assert seen == [b"/auth/envoy/healthz/%252e%252e/admin", b"/auth/envoy/healthz;jsessionid=x"]
+
+
+def test_non_ascii_path_segments_still_get_a_decision() -> None:
+    """`/wiki/Café`, percent-encoded as proxies send it, is judged like any path."""
+    handler, _, _ = build()
+    path = "/wiki/Caf%C3%A9"
+    assert (
+        call(handler, "/auth/nginx", nginx(f"https://grafana.example.com{path}")).status_code == 401
+    )
+    assert (
+        call(handler, "/auth/traefik", traefik(f"https://grafana.example.com{path}")).status_code
+        == 302
+    )
+    envoy = {"Host": "grafana.example.com", "Authorization": "Bearer bob-token"}
+    assert call(handler, f"/auth/envoy{path}", envoy).status_code == 200
+
+
+def _sign_in_rd(flavour: str, scheme: str, host: str, uri: str) -> str:
+    """The `rd` an anonymous browser asking for `{scheme}://{host}{uri}` is sent to sign in with."""
+    handler, _, _ = build()
+    if flavour == "nginx":
+        response = call(handler, "/auth/nginx", nginx(f"{scheme}://{host}{uri}"))
+        assert response.status_code == 401
+    elif flavour == "traefik":
+        response = call(handler, "/auth/traefik", traefik(f"{scheme}://{host}{uri}"))
+        assert response.status_code == 302
+    else:
+        headers = {"Host": host, "X-Forwarded-Proto": scheme, "Accept": "text/html"}
+        response = call(handler, f"/auth/envoy{uri}", headers)
+        assert response.status_code == 302
+    location = httpx.URL(response.headers["location"])
+    assert str(location).startswith("https://auth.example.com/login?")
+    return location.params["rd"]
+
+
+@pytest.mark.parametrize("flavour", ["nginx", "traefik", "envoy"])
+def test_rd_keeps_a_non_default_port(flavour: str) -> None:
+    """`https://grafana.example.com:8443/d/1?x=1` comes back with its port in `rd`."""
+    rd = _sign_in_rd(flavour, "https", "grafana.example.com:8443", "/d/1?x=1")
+    assert rd == "https://grafana.example.com:8443/d/1?x=1"
+
+
+@pytest.mark.parametrize("flavour", ["nginx", "traefik", "envoy"])
+@pytest.mark.parametrize(
+    ("scheme", "host", "expected"),
+    [
+        ("https", "Grafana.Example.COM:443", "https://grafana.example.com/d/1"),
+        ("http", "grafana.example.com:80", "http://grafana.example.com/d/1"),
+        ("http", "grafana.example.com:443", "http://grafana.example.com:443/d/1"),
+    ],
+    ids=["https-443", "http-80", "http-on-443"],
+)
+def test_rd_drops_only_the_default_port(
+    flavour: str, scheme: str, host: str, expected: str
+) -> None:
+    """`:443` for https and `:80` for http are dropped; any other port is kept."""
+    assert _sign_in_rd(flavour, scheme, host, "/d/1") == expected
+
+
+@pytest.mark.parametrize("flavour", ["nginx", "traefik", "envoy"])
+def test_port_does_not_change_which_application_judges(flavour: str) -> None:
+    """Matching uses the bare host: the health bypass holds on :8443 as on the default port."""
+    handler, _, observer = build()
+    target, headers = _ambiguous_request(flavour, "/healthz")
+    if flavour == "nginx":
+        headers["X-Original-URL"] = "https://grafana.example.com:8443/healthz"
+    elif flavour == "traefik":
+        headers["X-Forwarded-Host"] = "grafana.example.com:8443"
+    else:
+        headers["Host"] = "grafana.example.com:8443"
+    assert call(handler, target, headers).status_code == 200
+    assert observer.decisions[-1].application == "health"

@@ -10,11 +10,16 @@ import json
 import pytest
 
 from app.adapters.identity.errors import IdentityError, TokenProblem
+from app.adapters.identity.key_sources import StaticKeys
+from app.adapters.identity.keys import key_from_jwk
+from app.adapters.identity.verifier import JwtVerifier, TrustedIssuer
 from app.config import ClaimNames
 from app.core.context import Identity
 from tests.adapters.identity.tokens import (
     ALICE,
+    AUDIENCE,
     BOB,
+    ISSUER,
     MALLORY,
     FakeClock,
     claims_for,
@@ -298,3 +303,56 @@ def test_refused_token_is_not_cached() -> None:
     token = key.sign(claims_for(ALICE, clock.now, aud="billing"))
     refused(verifier, token)
     assert verifier.cached(token) is None
+
+
+def test_token_issued_in_the_future_is_refused() -> None:
+    """A token whose iat is beyond now plus the leeway is token-issued-in-future."""
+    clock, key = FakeClock(), rsa_key()
+    token = key.sign(claims_for(ALICE, clock.now, iat=int(clock.now) + 300, nbf=None))
+    assert refused(static_verifier(key, clock=clock), token) is TokenProblem.ISSUED_IN_FUTURE
+
+
+def test_token_issued_just_ahead_within_leeway_is_accepted() -> None:
+    """Clock skew up to the leeway (30 s here) is tolerated on iat, as on nbf and exp."""
+    clock, key = FakeClock(), rsa_key()
+    token = key.sign(claims_for(ALICE, clock.now, iat=int(clock.now) + 30, nbf=None))
+    assert verify(static_verifier(key, clock=clock), token).subject == "u-alice"
+
+
+def test_future_iat_is_refused_even_with_a_valid_nbf() -> None:
+    """A past nbf does not excuse an iat minted an hour ahead."""
+    clock, key = FakeClock(), rsa_key()
+    token = key.sign(claims_for(MALLORY, clock.now, iat=int(clock.now) + 3600, ttl=7200))
+    assert refused(static_verifier(key, clock=clock), token) is TokenProblem.ISSUED_IN_FUTURE
+
+
+def test_token_without_iat_is_still_accepted() -> None:
+    """iat is optional (RFC 7519): only a present one is checked."""
+    clock, key = FakeClock(), rsa_key()
+    token = key.sign(claims_for(BOB, clock.now, iat=None))
+    assert verify(static_verifier(key, clock=clock), token).subject == "u-bob"
+
+
+@pytest.mark.parametrize("iat", ["1714989600", True, [1714989600]])
+def test_non_numeric_iat_is_malformed(iat: object) -> None:
+    """An iat that is not a NumericDate is refused rather than guessed at."""
+    clock, key = FakeClock(), rsa_key()
+    token = key.sign(claims_for(ALICE, clock.now, iat=iat))
+    assert refused(static_verifier(key, clock=clock), token) is TokenProblem.MALFORMED
+
+
+def test_future_iat_is_checked_with_the_configured_leeway() -> None:
+    """With a 5-minute leeway, an iat 4 minutes ahead passes and one 6 minutes ahead does not."""
+    clock, key = FakeClock(), rsa_key()
+    issuer = TrustedIssuer(
+        issuer=ISSUER,
+        audiences=frozenset({AUDIENCE}),
+        algorithms=frozenset({"RS256"}),
+        claims=ClaimNames(),
+        keys=StaticKeys([key_from_jwk(key.public_jwk())]),
+    )
+    verifier = JwtVerifier([issuer], clock=clock, leeway=300)
+    ahead = key.sign(claims_for(ALICE, clock.now, iat=int(clock.now) + 240, nbf=None))
+    too_far = key.sign(claims_for(BOB, clock.now, iat=int(clock.now) + 360, nbf=None))
+    assert verify(verifier, ahead).subject == "u-alice"
+    assert refused(verifier, too_far) is TokenProblem.ISSUED_IN_FUTURE
