@@ -5,8 +5,22 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+#: How uvicorn runs Countersign. httptools caps neither the size nor the number of request
+#: headers, so the limits answered with 431 are Countersign's own (app.adapters.http_limits);
+#: h11 would refuse a large header first, with a bare 400.
+SERVER_OPTIONS: Mapping[str, Any] = {
+    "loop": "uvloop",
+    "http": "httptools",
+    "proxy_headers": False,
+    "server_header": False,
+    "date_header": False,
+    "access_log": False,
+    "log_level": "warning",
+}
 
 
 def register(sub: Any) -> None:
@@ -67,13 +81,7 @@ def run(args: argparse.Namespace) -> int:
             host=settings.host,
             port=settings.port,
             workers=settings.workers,
-            loop="uvloop",
-            http="httptools",
-            proxy_headers=False,
-            server_header=False,
-            date_header=False,
-            access_log=False,
-            log_level="warning",
+            **SERVER_OPTIONS,
         )
     finally:
         if embedded is not None:

@@ -19,11 +19,14 @@ from app.adapters.forward_auth.original import (
     build_original,
     split_url,
 )
+from app.adapters.forward_auth.upstream_cookie import DEFAULT_COOKIE_NAME, upstream_cookie
 from app.core.decision import Decision, Effect
 from app.core.reasons import Reason
 
 Headers = Mapping[str, str]
 RawHeaders = list[tuple[bytes, bytes]]
+#: X-Auth-Request-* of an allow answer, shared between requests (see identity_headers).
+IdentityHeaders = tuple[tuple[bytes, bytes], ...]
 
 NO_STORE = (b"cache-control", b"no-store")
 JSON_TYPE = (b"content-type", b"application/json")
@@ -49,6 +52,8 @@ class Targets:
 
     login_url: str
     request_url: str
+    #: COUNTERSIGN_COOKIE_NAME: removed from the Cookie an allow answer carries upstream.
+    session_cookie: str = DEFAULT_COOKIE_NAME
 
 
 def is_api_client(headers: Headers) -> bool:
@@ -93,12 +98,13 @@ class Flavour(abc.ABC):
         original: OriginalRequest,
         headers: Headers,
         targets: Targets,
-        identity_headers: RawHeaders,
+        identity_headers: IdentityHeaders,
     ) -> Answer:
         """Turn a decision into this proxy's answer."""
         effect = decision.effect
         if effect is Effect.ALLOW:
-            return Answer(200, [NO_STORE, *identity_headers])
+            upstream = upstream_cookie(headers, targets.session_cookie)
+            return Answer(200, [NO_STORE, *identity_headers, *upstream])
         if effect is Effect.DENY:
             if CANNOT_DECIDE.intersection(decision.reasons):
                 return Answer(503, [NO_STORE, JSON_TYPE], _json({"decision": "unavailable"}))

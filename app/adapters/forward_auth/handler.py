@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import re
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from time import perf_counter
@@ -22,9 +21,12 @@ from app.adapters.forward_auth.flavours import (
     NO_STORE,
     Answer,
     Flavour,
+    IdentityHeaders,
     Targets,
 )
+from app.adapters.forward_auth.identity_headers import encoded_identity
 from app.adapters.forward_auth.original import BadProxyRequestError, OriginalRequest
+from app.adapters.http_limits import MAX_HEADER_COUNT
 from app.adapters.signals.client_ip import ForwardedHeaderError
 from app.core.context import AccessContext, Device, Identity, IPAddress
 from app.core.decision import Decision
@@ -48,7 +50,8 @@ SINGLE = frozenset(
         "x-forwarded-for",
     }
 )
-MAX_HEADERS = 200
+#: The app-wide limit answers 431 first (app.web); this guards the handler used on its own.
+MAX_HEADERS = MAX_HEADER_COUNT
 
 log = structlog.get_logger("countersign.decision")
 
@@ -188,23 +191,10 @@ def _request_id(headers: Mapping[str, str]) -> str:
     return f"{_ID_PREFIX}{next(_ids):x}"
 
 
-_UNSAFE = re.compile(r"[^\x20-\x7e]")
-
-
-def _header_safe(value: str) -> str:
-    """Identity values go into response headers: keep printable ASCII only."""
-    return _UNSAFE.sub("", value) if _UNSAFE.search(value) else value
-
-
-def _identity_headers(decision: Decision, identity: Identity | None) -> list[tuple[bytes, bytes]]:
+def _identity_headers(decision: Decision, identity: Identity | None) -> IdentityHeaders:
     if not decision.allowed or identity is None:
-        return []
-    groups = ",".join(sorted(_header_safe(g) for g in identity.groups if "," not in g))
-    return [
-        (b"x-auth-request-user", _header_safe(identity.user).encode()),
-        (b"x-auth-request-email", _header_safe(identity.email or "").encode()),
-        (b"x-auth-request-groups", groups.encode()),
-    ]
+        return ()
+    return encoded_identity(identity.user, identity.email or "", identity.groups)
 
 
 async def _send(send: Send, answer: Answer) -> None:

@@ -7,7 +7,6 @@ so tests can move time and every replica applies the same leeway.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -15,8 +14,6 @@ from typing import Any
 from app.adapters.identity.errors import IdentityError, TokenProblem
 from app.config import ClaimNames
 from app.core.context import Identity
-
-_LIST_SPLIT = re.compile(r"[,\s]+")
 
 
 def _number(value: object) -> float | None:
@@ -52,11 +49,15 @@ def check_audience(claims: Mapping[str, Any], audiences: frozenset[str]) -> None
 
 
 def _string_list(value: object) -> frozenset[str]:
-    """A list of strings, or one string of names separated by commas or spaces."""
+    """A list of strings (each one name, as given), or one string of names separated by commas.
+
+    Never split on spaces: group names hold them ("Former admins" is not a member of "admins").
+    Pieces of a string are trimmed and empty ones dropped; the empty string is never a name.
+    """
     if value is None:
         return frozenset()
     if isinstance(value, str):
-        return frozenset(part for part in _LIST_SPLIT.split(value) if part)
+        return frozenset(stripped for part in value.split(",") if (stripped := part.strip()))
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return frozenset(item for item in value if item)
     raise IdentityError(TokenProblem.MALFORMED)

@@ -4,15 +4,19 @@ CSRF: the token in each form is HMAC-SHA256 keyed with the SHA-256 of the caller
 token. The session token sits in an HttpOnly cookie another site can neither read nor set for
 our host with a valid signature, and every replica and worker sees the same cookie, so they all
 agree on the token without sharing a secret; a leaked form token reveals nothing about the
-session (the hash is one-way). Browsers that say where a post came from (`Sec-Fetch-Site`) are
-also held to same-origin posts, which stops sibling subdomains as well as other sites.
+session (the hash is one-way). Browsers that say where a post came from are also held to
+same-origin posts, which stops sibling subdomains as well as other sites: `Sec-Fetch-Site` must
+be same-origin (or none), and an `Origin` header must be exactly the origin of PUBLIC_URL
+(`Origin: null`, sent by sandboxed frames and some redirects, is refused).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 #: Sent on every page, redirect and error answer of the UI.
 PAGE_HEADERS: Mapping[str, str] = {
@@ -52,7 +56,38 @@ def same_token(given: str, expected: str) -> bool:
     )
 
 
-def same_origin_post(headers: Mapping[str, str]) -> bool:
-    """False when the browser says the post came from another site or a sibling subdomain."""
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@functools.lru_cache(maxsize=8)
+def origin_of(public_url: str) -> str:
+    """`scheme://host[:port]` of PUBLIC_URL, serialised as browsers send it in `Origin`."""
+    parts = urlsplit(public_url.strip())
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    if not host.isascii():
+        host = host.encode("idna").decode("ascii")
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    if port is None or port == _DEFAULT_PORTS.get(scheme):
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+def same_origin_post(headers: Mapping[str, str], *, public_origin: str | None = None) -> bool:
+    """False when the browser says the post came from another site or a sibling subdomain.
+
+    `headers` are lower-cased names. `public_origin` (`origin_of(PUBLIC_URL)`) is what `Origin`
+    must equal when the browser sends one; `Origin: null` is refused even without it.
+    """
     site = headers.get("sec-fetch-site")
-    return site is None or site.strip().lower() in _OWN_FETCH_SITES
+    if site is not None and site.strip().lower() not in _OWN_FETCH_SITES:
+        return False
+    origin = headers.get("origin")
+    if origin is None:
+        return True
+    origin = origin.strip().lower()
+    if origin == "null":
+        return False
+    return public_origin is None or origin == public_origin

@@ -6,9 +6,12 @@ import asyncio
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from ipaddress import ip_address
+from urllib.parse import unquote
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.adapters.forward_auth.flavours import Targets
 from app.adapters.forward_auth.handler import ForwardAuth
@@ -527,3 +530,90 @@ def test_port_does_not_change_which_application_judges(flavour: str) -> None:
         headers["Host"] = "grafana.example.com:8443"
     assert call(handler, target, headers).status_code == 200
     assert observer.decisions[-1].application == "health"
+
+
+ZOE = Identity(
+    "u-zoe",
+    "zoë@example.com",
+    frozenset({"sre", "adminsé", "Former admins", "admins,sre", "100%"}),
+)
+
+
+def _as(identity: Identity) -> ForwardAuth:
+    """The test handler, with every bearer token meaning `identity`."""
+    handler, _, _ = build()
+
+    async def who(headers: Mapping[str, str]) -> tuple[Identity | None, str | None]:
+        return (identity, None) if headers.get("authorization") else (None, None)
+
+    return ForwardAuth(
+        decisions=handler.decisions,
+        identify=who,
+        signals=signals,
+        is_trusted_peer=handler.is_trusted_peer,
+        targets=handler.targets,
+    )
+
+
+def _check(flavour: str, url: str) -> tuple[str, dict[str, str]]:
+    """The path and headers each proxy flavour sends to ask about `url` with a token."""
+    if flavour == "nginx":
+        return "/auth/nginx", nginx(url, "any-token")
+    if flavour == "traefik":
+        return "/auth/traefik", traefik(url, "any-token")
+    host, _, path = url.removeprefix("https://").partition("/")
+    headers = {"Host": host, "Authorization": "Bearer any-token", "X-Forwarded-Proto": "https"}
+    return f"/auth/envoy/{path}", headers
+
+
+@pytest.mark.parametrize("flavour", ["nginx", "traefik", "envoy"])
+def test_a_non_ascii_identity_reaches_the_app_percent_encoded(flavour: str) -> None:
+    """ZOË's `zoë@example.com` arrives as `zo%C3%AB@example.com`, never as `zo@example.com`."""
+    path, headers = _check(flavour, "https://grafana.example.com/d/1")
+    response = call(_as(ZOE), path, headers)
+    assert response.status_code == 200
+    assert response.headers["x-auth-request-user"] == "zo%C3%AB@example.com"
+    assert response.headers["x-auth-request-email"] == "zo%C3%AB@example.com"
+    assert unquote(response.headers["x-auth-request-user"]) == "zoë@example.com"
+
+
+@pytest.mark.parametrize("flavour", ["nginx", "traefik", "envoy"])
+def test_every_group_reaches_the_app_whole(flavour: str) -> None:
+    """Groups with a comma, a space, `%` or an accent are encoded one by one, none dropped."""
+    path, headers = _check(flavour, "https://grafana.example.com/")
+    response = call(_as(ZOE), path, headers)
+    assert response.headers["x-auth-request-groups"] == (
+        "100%25,Former admins,admins%2Csre,admins%C3%A9,sre"
+    )
+    sent = response.headers["x-auth-request-groups"].split(",")
+    assert {unquote(group) for group in sent} == ZOE.groups
+
+
+def test_a_percent_in_a_name_cannot_pass_for_another_user() -> None:
+    """A subject spelled `bob%40example.com` is sent as `bob%2540example.com`, not BOB's name."""
+    sly = Identity("bob%40example.com", None, frozenset({"sre"}))
+    response = call(_as(sly), "/auth/nginx", nginx("https://grafana.example.com/", "any-token"))
+    assert response.headers["x-auth-request-user"] == "bob%2540example.com"
+    assert unquote(response.headers["x-auth-request-user"]) == "bob%40example.com"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    subject=st.text(min_size=1),
+    email=st.none() | st.text(min_size=1),
+    groups=st.frozensets(
+        st.text(alphabet=st.sampled_from("a,% é\t😀Z"), min_size=1) | st.text(min_size=1)
+    ),
+)
+def test_identity_headers_decode_to_exactly_the_identity(
+    subject: str, email: str | None, groups: frozenset[str]
+) -> None:
+    """For any unicode user, email and groups, percent-decoding the headers gives them back."""
+    identity = Identity(subject, email, groups)
+    response = call(_as(identity), "/auth/nginx", nginx("https://grafana.example.com/healthz", "t"))
+    assert response.status_code == 200
+    sent = response.headers
+    assert unquote(sent["x-auth-request-user"]) == identity.user
+    assert unquote(sent["x-auth-request-email"]) == (email or "")
+    value = sent["x-auth-request-groups"]
+    assert {unquote(group) for group in value.split(",") if value} == groups
