@@ -127,6 +127,7 @@ class Settings(BaseModel):
     device_inventory: Path | None
     mtls_verify_header: str
     mtls_fingerprint_header: str
+    mtls_cert_header: str
     dev: bool
     request_retention: timedelta
     sweep_interval: timedelta
@@ -438,6 +439,12 @@ _SPECS = (
         "mtls_fingerprint_header",
         "X-Client-Cert-Fingerprint",
         "Header with the client certificate SHA-256 fingerprint.",
+        _header,
+    ),
+    _Spec(
+        "mtls_cert_header",
+        "X-Client-Cert",
+        "Header with the client certificate (URL-escaped PEM or base64 DER); its SHA-256 is used.",
         _header,
     ),
     _Spec("dev", "false", "Development mode: built-in issuer, dev login, token mint.", _bool),

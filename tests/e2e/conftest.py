@@ -13,7 +13,12 @@ from pathlib import Path
 import pytest
 
 from tests.support.backend import Backend
-from tests.support.countersign import RunningCountersign, start_countersign
+from tests.support.countersign import (
+    ManagedDevice,
+    RunningCountersign,
+    start_countersign,
+    write_device_inventory,
+)
 from tests.support.gate import Gate
 from tests.support.personas import Tokens, mint_tokens
 from tests.support.ports import free_port, free_ports
@@ -21,6 +26,8 @@ from tests.support.proxies import PROXIES, PUBLIC_HOST, ProxyPool
 from tests.support.redis_server import RedisServerFactory
 
 POLICY_DIR = Path(__file__).parent / "policies"
+#: The trusted country header the service reads (Cloudflare's name).
+COUNTRY_HEADER = "CF-IPCountry"
 
 
 @pytest.fixture(scope="session")
@@ -43,16 +50,31 @@ def proxy_ports() -> dict[str, int]:
 
 
 @pytest.fixture(scope="session")
+def managed_device(e2e_root: Path) -> ManagedDevice:
+    """A client certificate the service's device inventory lists as managed."""
+    return write_device_inventory(e2e_root / "devices")
+
+
+@pytest.fixture(scope="session")
 def countersign(
-    e2e_root: Path, redis_server_factory: RedisServerFactory, proxy_ports: dict[str, int]
+    e2e_root: Path,
+    redis_server_factory: RedisServerFactory,
+    proxy_ports: dict[str, int],
+    managed_device: ManagedDevice,
 ) -> Iterator[RunningCountersign]:
-    """The real service, in dev mode, with this suite's policies."""
+    """The real service, in dev mode, with this suite's policies, a device inventory and a
+    trusted country header: the proxies (on loopback, a trusted address) must never let a
+    client choose those signals."""
     redis = redis_server_factory()
     running = start_countersign(
         e2e_root / "countersign",
         redis_url=redis.url,
         policy_dir=POLICY_DIR,
         public_url=f"http://{PUBLIC_HOST}:{proxy_ports['nginx']}",
+        extra_env={
+            "COUNTERSIGN_DEVICE_INVENTORY": str(managed_device.inventory),
+            "COUNTERSIGN_COUNTRY_HEADER": COUNTRY_HEADER,
+        },
     )
     yield running
     running.stop()

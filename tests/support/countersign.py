@@ -7,12 +7,19 @@ directory of the test's choosing, exactly as an operator would start it. Tokens 
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from tests.support import components
 from tests.support.ports import LOOPBACK, free_port
@@ -89,9 +96,11 @@ def start_countersign(
     policy_dir: Path,
     public_url: str,
     port: int | None = None,
+    extra_env: Mapping[str, str] | None = None,
 ) -> RunningCountersign:
     """Start `countersign serve --host 127.0.0.1 --port P` and wait until /healthz answers 200.
 
+    `extra_env` adds settings (e.g. COUNTERSIGN_DEVICE_INVENTORY) to the service's environment.
     In dev mode the service makes a new signing key at every start: mint tokens afterwards,
     from this instance (`RunningCountersign.mint`).
     """
@@ -102,6 +111,7 @@ def start_countersign(
     env = service_env(
         redis_url=redis_url, policy_dir=policy_dir, data_dir=data_dir, public_url=public_url
     )
+    env.update(extra_env or {})
     argv = [binary, "serve", "--host", LOOPBACK, "--port", str(port)]
     process = ManagedProcess(
         "countersign", argv, log_path=directory / "countersign.log", env=env, cwd=directory
@@ -110,3 +120,47 @@ def start_countersign(
         port, "/healthz", ready=lambda status: status == 200, timeout=START_TIMEOUT
     )
     return RunningCountersign(process, port, public_url, data_dir, env)
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedDevice:
+    """A self-signed client certificate and the inventory file that lists it as managed."""
+
+    pem: str
+    fingerprint: str
+    inventory: Path
+
+    @property
+    def escaped_pem(self) -> str:
+        """The certificate as nginx's `$ssl_client_escaped_cert` spells it."""
+        return quote(self.pem, safe="")
+
+    @property
+    def pem_body(self) -> str:
+        """The certificate as Traefik's passTLSClientCert spells it: base64 DER on one line."""
+        return "".join(line for line in self.pem.splitlines() if not line.startswith("-----"))
+
+
+def write_device_inventory(directory: Path) -> ManagedDevice:
+    """Make a certificate for `managed-laptop` and an inventory listing its SHA-256 as managed."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "managed-laptop")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    fingerprint = certificate.fingerprint(hashes.SHA256()).hex()
+    directory.mkdir(parents=True, exist_ok=True)
+    inventory = directory / "devices.yaml"
+    inventory.write_text(
+        f'devices:\n  "{fingerprint}": {{id: managed-laptop, managed: true, tags: [e2e]}}\n'
+    )
+    pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
+    return ManagedDevice(pem=pem, fingerprint=fingerprint, inventory=inventory)

@@ -163,8 +163,9 @@ _COMMANDS: dict[str, Callable[[Ports, Path], list[str]]] = {
 def start_proxy(name: str, ports: Ports, directory: Path) -> RunningProxy:
     """Render `deploy/<name>` for `ports` into `directory`, start it, and wait until it routes.
 
-    Ready means a request for Countersign's public host gets any answer but 404: Traefik
-    listens before its file provider has loaded the routers, and answers 404 until then.
+    Ready means a request for Countersign's sign-in page on its public host gets any answer
+    but 404: Traefik listens before its file provider has loaded the routers, and answers 404
+    until then. (/healthz is not public: the shipped configs answer 403/404 for it there.)
     """
     directory.mkdir(parents=True, exist_ok=True)
     argv = _COMMANDS[name](ports, directory)
@@ -178,7 +179,7 @@ def start_proxy(name: str, ports: Ports, directory: Path) -> RunningProxy:
     process = ManagedProcess(name, argv, log_path=directory / f"{name}.log", env=env, cwd=directory)
     process.wait_for_http(
         ports.proxy,
-        "/healthz",
+        "/login",
         host=PUBLIC_HOST,
         ready=lambda status: status != 404,
         timeout=START_TIMEOUT,

@@ -1,6 +1,11 @@
 """Device posture: a client certificate the trusted proxy verified and the inventory knows, else
 the device claims of the verified token, else an unknown (unmanaged) device.
 
+The proxy says the certificate was verified in the verify header (`SUCCESS`) and names it either
+by the certificate itself (the certificate header, e.g. nginx `$ssl_client_escaped_cert`; its
+SHA-256 is computed here) or by its SHA-256 fingerprint (the fingerprint header). When the
+certificate header is present it alone counts: an unreadable one is no certificate.
+
 Inventory file (YAML), keyed by the certificate's SHA-256 fingerprint (colons and case ignored):
 
     devices:
@@ -15,6 +20,7 @@ from pathlib import Path
 
 import yaml
 
+from app.adapters.signals.certificate import certificate_fingerprint
 from app.config import ClaimNames, Settings, SettingsError
 from app.core.context import UNKNOWN_DEVICE, Device, Identity
 
@@ -102,12 +108,14 @@ class DeviceResolver:
         inventory: Mapping[str, Device] | None = None,
         verify_header: str = "x-client-verify",
         fingerprint_header: str = "x-client-cert-fingerprint",
+        cert_header: str = "x-client-cert",
         default_claims: ClaimNames | None = None,
         claims_by_issuer: Mapping[str, ClaimNames] | None = None,
     ) -> None:
         self._inventory = dict(inventory or {})
         self._verify_header = verify_header.lower()
         self._fingerprint_header = fingerprint_header.lower()
+        self._cert_header = cert_header.lower()
         self._default_claims = default_claims or ClaimNames()
         self._claims_by_issuer = dict(claims_by_issuer or {})
 
@@ -119,6 +127,7 @@ class DeviceResolver:
             inventory=inventory,
             verify_header=settings.mtls_verify_header,
             fingerprint_header=settings.mtls_fingerprint_header,
+            cert_header=settings.mtls_cert_header,
             default_claims=settings.claims,
             claims_by_issuer={entry.issuer: entry.claims for entry in settings.issuers},
         )
@@ -130,8 +139,8 @@ class DeviceResolver:
         unknown. Certificate headers from anyone but a trusted proxy are ignored."""
         if peer_trusted and self._inventory:
             verified = headers.get(self._verify_header, "").strip()
-            fingerprint = normalise_fingerprint(headers.get(self._fingerprint_header, ""))
-            if verified == "SUCCESS" and fingerprint is not None:
+            fingerprint = self._fingerprint(headers) if verified == "SUCCESS" else None
+            if fingerprint is not None:
                 device = self._inventory.get(fingerprint)
                 if device is not None:
                     return device
@@ -139,3 +148,10 @@ class DeviceResolver:
         if identity is not None:
             names = self._claims_by_issuer.get(identity.issuer, names)
         return device_from_claims(identity, names) or UNKNOWN_DEVICE
+
+    def _fingerprint(self, headers: Mapping[str, str]) -> str | None:
+        """From the certificate header when the proxy sent one, else the fingerprint header."""
+        certificate = headers.get(self._cert_header)
+        if certificate is not None and certificate.strip():
+            return certificate_fingerprint(certificate)
+        return normalise_fingerprint(headers.get(self._fingerprint_header, ""))
