@@ -9,6 +9,16 @@ from app.core.reasons import Reason
 from app.core.selectors.base import Rule, SelectorError, SelectorKind, kind_of, register, render
 
 Scalar = str | int | float | bool
+#: Claims that standards define as space-delimited lists (RFC 8693 §4.2, RFC 9068 §2.2.3).
+SPACE_DELIMITED = frozenset({"scope", "scp"})
+
+
+def split_string_claim(name: str, value: str) -> list[str]:
+    """The members of a string claim: space-separated for `scope`/`scp`, otherwise comma-
+    separated and trimmed, as groups are, so `"Former admins"` never contains `admins`."""
+    if name in SPACE_DELIMITED:
+        return value.split()
+    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 def _is_scalar(value: object) -> bool:
@@ -16,8 +26,8 @@ def _is_scalar(value: object) -> bool:
 
 
 def compile_claim(value: object) -> Rule:
-    """`equals` compares a scalar claim; `contains` looks inside a list claim (or a string
-    claim holding a space-separated list, as OAuth `scope` does)."""
+    """`equals` compares a scalar claim; `contains` looks inside a list claim, or a string
+    claim holding a list: space-separated for OAuth `scope`/`scp`, comma-separated otherwise."""
     if not isinstance(value, dict):
         raise SelectorError("policy.wrong_type", "expected a mapping: {name: ..., equals: ...}")
     for key in value:
@@ -58,7 +68,7 @@ def compile_claim(value: object) -> Rule:
                 return False
             actual = identity.claims.get(name)
             if isinstance(actual, str):
-                return isinstance(expected, str) and expected in actual.split()
+                return isinstance(expected, str) and expected in split_string_claim(name, actual)
             if isinstance(actual, list | tuple):
                 return any(type(a) is type(expected) and a == expected for a in actual)
             return False

@@ -89,6 +89,24 @@ def test_claim_contains_matches_whole_words_only() -> None:
     assert not compile_claim({"name": "scope", "contains": "rea"}).test(request(BOB), NOW)
 
 
+def test_claim_contains_does_not_split_other_string_claims_on_spaces() -> None:
+    """`roles: "Former admins"` holds one role: it does not contain `admins`."""
+    rule = compile_claim({"name": "roles", "contains": "admins"})
+    assert not rule.test(request(_with_claims(MALLORY, roles="Former admins")), NOW)
+
+
+def test_claim_contains_reads_other_string_claims_as_comma_lists() -> None:
+    """`roles: "auditors, admins"` contains `admins`, trimmed."""
+    rule = compile_claim({"name": "roles", "contains": "admins"})
+    assert rule.test(request(_with_claims(BOB, roles="auditors, admins")), NOW)
+
+
+def test_claim_contains_reads_scp_as_space_separated() -> None:
+    """`scp` is space-delimited like `scope` (RFC 9068)."""
+    rule = compile_claim({"name": "scp", "contains": "write"})
+    assert rule.test(request(_with_claims(BOB, scp="read write")), NOW)
+
+
 def test_claim_contains_is_type_strict_in_lists() -> None:
     """A list claim `["1"]` does not contain the number 1."""
     rule = compile_claim({"name": "teams", "contains": 1})
