@@ -52,7 +52,8 @@ async def read_form(request: Request) -> dict[str, str]:
 
 async def read_post(request: Request, viewer: Viewer) -> dict[str, str]:
     """The form of a post by `viewer`; raises CsrfError unless it carries their token."""
-    if not same_origin_post({k.lower(): v for k, v in request.headers.items()}):
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    if not same_origin_post(headers, public_origin=viewer.origin):
         raise CsrfError("cross-site post")
     form = await read_form(request)
     if not same_token(form.get("csrf", ""), viewer.csrf):

@@ -13,18 +13,20 @@ from starlette.requests import Request
 from app.adapters.forward_auth.handler import Identify
 from app.adapters.identity.errors import IdentityError
 from app.adapters.identity.extract import extract_token, headers_from_asgi
-from app.adapters.ui.security import csrf_token
+from app.adapters.ui.security import csrf_token, origin_of
 from app.core.context import Identity
 from app.services.principal import Principal
 
 
 @dataclass(frozen=True, slots=True)
 class Viewer:
-    """A signed-in person, the principal the services judge, and their form token."""
+    """A signed-in person, the principal the services judge, their form token, and the origin
+    (of COUNTERSIGN_PUBLIC_URL) their posts must come from."""
 
     identity: Identity
     principal: Principal
     csrf: str
+    origin: str
 
     @property
     def user(self) -> str:
@@ -72,7 +74,12 @@ class Sessions:
         principal = Principal(
             identity=identity, is_admin=any(g in identity.groups for g in self.admin_groups)
         )
-        return Viewer(identity=identity, principal=principal, csrf=csrf_token(token))
+        return Viewer(
+            identity=identity,
+            principal=principal,
+            csrf=csrf_token(token),
+            origin=origin_of(self.public_url),
+        )
 
     async def require(self, request: Request) -> Viewer:
         """The viewer; raises SignInRequiredError (a redirect to sign in) when there is none."""

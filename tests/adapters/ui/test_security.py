@@ -25,7 +25,7 @@ EXPECTED_HEADERS = {
         "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
     ),
     "x-frame-options": "DENY",
-    "referrer-policy": "no-referrer",
+    "referrer-policy": "same-origin",
     "x-content-type-options": "nosniff",
     "cache-control": "no-store",
 }
@@ -291,11 +291,6 @@ def test_post_from_our_own_origin_is_accepted(site: Site) -> None:
     assert site.run(steps).status_code == 303
 
 
-@pytest.mark.xfail(
-    reason="app/adapters/ui/forms.py must pass public_origin=origin_of(PUBLIC_URL) to "
-    "same_origin_post; drop this marker when it does",
-    strict=True,
-)
 def test_post_from_another_origin_is_refused_even_with_the_token(site: Site) -> None:
     """A browser without Sec-Fetch-Site posting from evil.example with BOB's token: 403."""
 
