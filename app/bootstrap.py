@@ -131,7 +131,11 @@ def build(settings: Settings) -> CountersignApp:  # noqa: PLR0915  (wiring: one 
         identify=Authenticator.from_settings(verifier, settings),
         signals=signals,
         is_trusted_peer=trusted.is_trusted,
-        targets=Targets(settings.login_url, settings.public_url.rstrip("/") + "/request"),
+        targets=Targets(
+            settings.login_url,
+            settings.public_url.rstrip("/") + "/request",
+            session_cookie=settings.cookie_name,
+        ),
     )
 
     @contextlib.asynccontextmanager
