@@ -25,6 +25,9 @@ from pathlib import Path
 import redis
 
 from app.adapters.store.keys import grant_key
+from app.core.approvals import Person, Scope
+from app.core.policy.compile import compile_policy_set
+from app.services.policy_files import load_sources
 from tests.support import components
 from tests.support.countersign import start_countersign
 from tests.support.ports import free_port
@@ -145,11 +148,7 @@ def main() -> int:
         bob = _mint_managed(service.env, service.data_dir)
         alice = service.mint(email="alice@example.com", groups=["engineering"])
         client = redis.Redis.from_url(redis_server.url)
-        client.set(
-            grant_key("alice@example.com", "grafana"),
-            json.dumps({"id": "bench", "expires_at": time.time() + 3600}),
-            ex=3600,
-        )
+        seed_grant(client, public_url=f"http://auth.example.com:{proxy_port}", seconds=3600)
         client.close()
 
         nginx_auth = {
@@ -239,3 +238,21 @@ def _print(results: list[Result]) -> None:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def grafana_scope() -> Scope:
+    """The scope of Grafana's second-opinion policy in policy_rules/ (what ALICE asks under)."""
+    apps = compile_policy_set(load_sources(ROOT / "policy_rules")).applications
+    policy = apps["grafana"].policy_named("Engineers, second opinion required")
+    assert policy is not None
+    return Scope.of("grafana", policy)
+
+
+def seed_grant(
+    client: redis.Redis, *, public_url: str, seconds: int, grant_id: str = "bench"
+) -> None:
+    """An active Grafana grant for the dev token of alice@example.com, as the store writes it."""
+    scope = grafana_scope()
+    alice = Person(public_url.rstrip("/") + "/dev", "alice@example.com")
+    value = {"id": grant_id, "expires_at": time.time() + seconds, "policy": scope.policy}
+    client.set(grant_key(alice, scope), json.dumps(value), ex=seconds)

@@ -21,12 +21,13 @@ from redis.asyncio import Redis
 
 from app.adapters.store.keys import RedisIndexes, grant_key
 from app.adapters.store.redis_workflow import RedisWorkflowStore
+from app.core.approvals import Person
 from app.core.context import AccessContext, Device, Identity
 from app.core.policy.compile import compile_policy_set
 from app.services.approvals import ApprovalService
 from app.services.policy_files import load_sources
 from app.services.principal import Principal
-from bench.forward_auth import wrk
+from bench.forward_auth import grafana_scope, seed_grant, wrk
 from tests.support.countersign import start_countersign
 from tests.support.ports import free_port
 from tests.support.redis_server import start_redis_server
@@ -86,13 +87,14 @@ def populate(url: str) -> None:
     client = redis.Redis.from_url(url)
     now = time.time()
     pipe = client.pipeline(transaction=False)
+    scope = grafana_scope()
     for n in range(VOLUME):
         user = f"bulk{n}@example.com"
         grant_id = f"grt_bulk{n}"
         expires = now + 3600
         pipe.set(
-            grant_key(user, "grafana"),
-            json.dumps({"id": grant_id, "expires_at": expires}),
+            grant_key(Person("https://idp.example.com", user), scope),
+            json.dumps({"id": grant_id, "expires_at": expires, "policy": scope.policy}),
             pxat=int(expires * 1000),
         )
         pipe.set(f"cs:{{cs}}:grant:{grant_id}", json.dumps({"id": grant_id, "user": user}))
@@ -118,20 +120,17 @@ def main() -> int:
         try:
             seq = asyncio.run(round_trips(server.url, 300, 1))
             par = asyncio.run(round_trips(server.url, 600, 20))
+            public_url = f"http://auth.example.com:{free_port()}"
             service = start_countersign(
                 base / "cs",
                 redis_url=server.url,
                 policy_dir=ROOT / "policy_rules",
-                public_url=f"http://auth.example.com:{free_port()}",
+                public_url=public_url,
             )
             try:
                 alice = service.mint(email="alice@example.com", groups=["engineering"])
                 client = redis.Redis.from_url(server.url)
-                client.set(
-                    grant_key("alice@example.com", "grafana"),
-                    json.dumps({"id": "g", "expires_at": time.time() + 7200}),
-                    ex=7200,
-                )
+                seed_grant(client, public_url=public_url, seconds=7200, grant_id="g")
                 client.close()
                 headers = {
                     "X-Original-URL": "https://grafana.example.com/d/1",

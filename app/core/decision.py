@@ -22,16 +22,20 @@ class Effect(Enum):
 
 @dataclass(frozen=True, slots=True)
 class GrantState:
-    """What the grant store knows for one (user, application), fetched before evaluation.
+    """What the grant store knows for one person, application and policy, fetched before
+    evaluation for the policy that matched.
 
     A grant or justified session counts iff `now < expires_at`; an expired one is still
-    reported so the decision can say `grant-expired`.
+    reported so the decision can say `grant-expired`. `policy` is the fingerprint of the policy
+    the state was read for (the store always sets it); a state read for another policy than the
+    one that matched counts as nothing. None is for sources that know only one policy (samples).
     """
 
     grant_expires_at: datetime | None = None
     grant_id: str | None = None
     justified_until: datetime | None = None
     pending_request_id: str | None = None
+    policy: str | None = None
 
 
 NO_GRANTS = GrantState()

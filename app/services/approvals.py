@@ -3,7 +3,8 @@
 Each operation loads what it needs, finds the policy in the current policy set, and hands a
 pure transition from app.core.approvals to the store, which applies it atomically with its
 audit and outbox entries. Visibility: a request is shown to its requester, to the approvers
-its policy lists, and to admins; anyone else gets "not found".
+its policy lists, and to admins; anyone else gets "not found". A person is (issuer, subject):
+"mine", "my own request" and "my own grant" compare that, never the e-mail.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ from app.core.approvals import (
     ErrorCode,
     Grant,
     GrantTransition,
+    Person,
     RequestStatus,
     RequestTransition,
     ReviewDecision,
+    Scope,
 )
 from app.core.context import AccessContext, Identity
 from app.core.policy.evaluate import first_match
@@ -70,14 +73,19 @@ class WorkflowStore(Protocol):
     async def open_request(
         self,
         *,
-        user: str,
-        application: str,
-        step: Callable[[AccessRequest | None], RequestTransition],
-    ) -> RequestTransition: ...
+        person: Person,
+        scope: Scope,
+        step: Callable[[AccessRequest | None, Grant | None], RequestTransition | Grant],
+    ) -> RequestTransition | Grant: ...
+    async def standing(
+        self, person: Person, scope: Scope
+    ) -> tuple[AccessRequest | None, Grant | None]: ...
     async def update_request(
         self, request_id: str, step: Callable[[AccessRequest], RequestTransition]
     ) -> RequestTransition: ...
-    async def open_grant(self, transition: GrantTransition) -> Grant: ...
+    async def open_grant(
+        self, *, person: Person, scope: Scope, step: Callable[[Grant | None], GrantTransition]
+    ) -> GrantTransition: ...
     async def update_grant(
         self, grant_id: str, step: Callable[[Grant], GrantTransition]
     ) -> GrantTransition: ...
@@ -91,7 +99,8 @@ class Indexes(Protocol):
     grants: str
     active_grants: str
 
-    def user_requests(self, user: str) -> str: ...
+    def person_requests(self, person: Person) -> str: ...
+    def person_grants(self, person: Person) -> str: ...
     def user_grants(self, user: str) -> str: ...
     def application_grants(self, application: str) -> str: ...
 
@@ -106,7 +115,9 @@ class Page(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class AccessOutcome:
-    """What asking for access produced: a request (new or the open one) or a justified session."""
+    """What asking for access produced: a new request or justified session (`created`), or,
+    with `created` false, what the person already has for that policy: the open request, or
+    the grant (approved or justified) in force, which asking again never duplicates."""
 
     request: AccessRequest | None = None
     grant: Grant | None = None
@@ -144,37 +155,47 @@ class ApprovalService:
         justification: str | None,
         duration: timedelta | None,
     ) -> AccessOutcome:
-        """Ask for access to `application` as the signed-in person, judged in `context`."""
+        """Ask for access to `application` as the signed-in person, judged in `context`.
+
+        One open request and one grant in force per (person, application, policy): asking
+        again returns the open request, or the grant when one is in force.
+        """
         person = principal.human()
         now = self._clock()
-        app = self._policies().applications.get(application)
-        if app is None:
-            raise NotVisibleError(application)
-        policy = first_match(app, context, now=now)
-        if policy is None or policy.action is not Action.ALLOW:
-            raise NotRequestableError("no-policy-allows-a-request")
-        if policy.approval is None and policy.justification is None:
-            raise NotRequestableError("access-needs-no-request")
+        app, policy = self._requestable(application, context, now)
+        who, scope = Person.of(person), Scope.of(app.id, policy)
         # The requester is always the caller, whatever identity the context came with.
         requester = core.Requester.from_context(dataclasses.replace(context, identity=person))
         if policy.approval is None:
-            transition = core.justify(
-                grant_id=new_id("grt"),
-                application=app.id,
-                policy=policy,
-                requester=requester,
-                justification=justification,
-                now=now,
-            )
-            grant = await self._store.open_grant(transition)
-            return AccessOutcome(grant=grant)
+            grant_id = new_id("grt")
 
-        def step(existing: AccessRequest | None) -> RequestTransition:
+            def justify(current: Grant | None) -> GrantTransition:
+                kept = core.in_force(current, scope, now)
+                if kept is not None:
+                    return GrantTransition(kept, ())
+                return core.justify(
+                    grant_id=grant_id,
+                    application=app.id,
+                    policy=policy,
+                    requester=requester,
+                    justification=justification,
+                    now=now,
+                )
+
+            opened = await self._store.open_grant(person=who, scope=scope, step=justify)
+            return AccessOutcome(grant=opened.grant, created=opened.changed)
+
+        request_id = new_id("req")
+
+        def step(existing: AccessRequest | None, active: Grant | None) -> RequestTransition | Grant:
+            held = core.in_force(active, scope, now)
+            if held is not None:
+                return held
             reused = core.reuse_open(existing, now)
             if reused is not None:
                 return RequestTransition(reused, ())
             return core.submit(
-                request_id=new_id("req"),
+                request_id=request_id,
                 application=app.id,
                 policy=policy,
                 requester=requester,
@@ -183,8 +204,39 @@ class ApprovalService:
                 now=now,
             )
 
-        result = await self._store.open_request(user=person.user, application=app.id, step=step)
+        result = await self._store.open_request(person=who, scope=scope, step=step)
+        if isinstance(result, Grant):
+            return AccessOutcome(grant=result, created=False)
         return AccessOutcome(request=result.request, created=result.changed)
+
+    async def standing(
+        self, principal: Principal, *, application: str, context: AccessContext
+    ) -> AccessOutcome:
+        """What the signed-in person already has under the policy `context` would be judged by:
+        the open request and the grant in force (either may be None; `created` is false)."""
+        person = principal.human()
+        now = self._clock()
+        app, policy = self._requestable(application, context, now)
+        scope = Scope.of(app.id, policy)
+        request, grant = await self._store.standing(Person.of(person), scope)
+        return AccessOutcome(
+            request=core.reuse_open(request, now) if request is not None else None,
+            grant=core.in_force(grant, scope, now),
+            created=False,
+        )
+
+    def _requestable(
+        self, application: str, context: AccessContext, now: datetime
+    ) -> tuple[Application, Policy]:
+        app = self._policies().applications.get(application)
+        if app is None:
+            raise NotVisibleError(application)
+        policy = first_match(app, context, now=now)
+        if policy is None or policy.action is not Action.ALLOW:
+            raise NotRequestableError("no-policy-allows-a-request")
+        if policy.approval is None and policy.justification is None:
+            raise NotRequestableError("access-needs-no-request")
+        return app, policy
 
     # -- reviewing --------------------------------------------------------------------------
     async def approve(
@@ -304,14 +356,17 @@ class ApprovalService:
     ) -> Page[AccessRequest]:
         """Requests the caller may see, newest first, filtered."""
         principal.require("requests:read")
-        if mine:
-            index = self._indexes.user_requests(principal.human().user)
+        me = principal.human() if mine else None
+        if me is not None:
+            index = self._indexes.person_requests(Person.of(me))
         elif to_review or status is RequestStatus.PENDING:
             index = self._indexes.pending
         else:
             index = self._indexes.requests
 
         def keep(request: AccessRequest) -> bool:
+            if me is not None and not request.requester.is_requester(me):
+                return False
             if status is not None and request.status is not status:
                 return False
             if application is not None and request.application != application:
@@ -338,8 +393,9 @@ class ApprovalService:
     ) -> Page[Grant]:
         """Grants the caller may see, newest first."""
         principal.require("requests:read")
-        if mine:
-            index = self._indexes.user_grants(principal.human().user)
+        me = principal.human() if mine else None
+        if me is not None:
+            index = self._indexes.person_grants(Person.of(me))
         elif user is not None:
             index = self._indexes.user_grants(user)
         elif application is not None and active:
@@ -349,6 +405,8 @@ class ApprovalService:
         now = self._clock()
 
         def keep(grant: Grant) -> bool:
+            if me is not None and not grant.held_by(me):
+                return False
             if application is not None and grant.application != application:
                 return False
             if user is not None and grant.user != user:
@@ -413,9 +471,14 @@ class ApprovalService:
         return approval is not None and approval.is_approver(identity)
 
     def _may_review(self, principal: Principal, request: AccessRequest) -> bool:
+        # Also: the policy still has the requirement the request was made under (else the
+        # review would be refused with policy-mismatch, so the inbox does not offer it).
         identity = principal.identity
+        found = self._approval_policy(request.application, request.policy)
         return (
             identity is not None
+            and found is not None
+            and found[1].fingerprint == request.policy_fingerprint
             and not request.requester.same_person(identity)
             and self._is_approver_for(principal, request.application, request.policy)
         )
@@ -426,7 +489,7 @@ class ApprovalService:
         identity = principal.identity
         if identity is None:
             return False
-        return request.requester.same_person(identity) or self._is_approver_for(
+        return request.requester.is_requester(identity) or self._is_approver_for(
             principal, request.application, request.policy
         )
 
@@ -436,7 +499,7 @@ class ApprovalService:
         identity = principal.identity
         if identity is None:
             return False
-        return grant.user == identity.user or self._is_approver_for(
+        return grant.held_by(identity) or self._is_approver_for(
             principal, grant.application, grant.policy
         )
 
@@ -476,9 +539,13 @@ class ApprovalService:
         return Page(tuple(found), _encode_cursor(at, passed) if at is not None else None)
 
 
+#: The issuer of a service token acting alone: no person has it, so it never holds a grant.
+TOKEN_ISSUER = "urn:countersign:service-token"  # noqa: S105  (a name, not a secret)
+
+
 def _token_identity(principal: Principal) -> Identity:
     """A service token acting alone is named in the audit log by its token name."""
-    return Identity(subject=principal.actor, email=None)
+    return Identity(subject=principal.actor, email=None, issuer=TOKEN_ISSUER)
 
 
 def _encode_cursor(score: float, passed: int) -> str:

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Callable
 from time import perf_counter
 
+from app.core.approvals.person import Person, Scope
 from app.core.context import AccessContext
 from app.core.decision import Decision, GrantState, internal_error
 from app.core.policy.evaluate import decide, select
@@ -49,15 +50,16 @@ class DecisionService:
         now = self._clock()
         selection = select(self._policies(), context, now=now)
         grants: GrantState | None = None
-        identity = context.identity
-        if selection.needs_grant_state and identity is not None and selection.application:
-            grants = await self._grant_state(identity.user, selection.application.id)
+        identity, app, policy = context.identity, selection.application, selection.policy
+        if selection.needs_grant_state and identity is not None and app and policy:
+            # Only what this person holds under the policy that matched, as it stands now.
+            grants = await self._grant_state(Person.of(identity), Scope.of(app.id, policy))
         return decide(selection, context, grants=grants, now=now)
 
-    async def _grant_state(self, user: str, application: str) -> GrantState | None:
+    async def _grant_state(self, person: Person, scope: Scope) -> GrantState | None:
         try:
             async with asyncio.timeout(self._store_timeout):
-                return await self._grants.grant_state(user, application)
+                return await self._grants.grant_state(person, scope)
         except Exception:  # an unreachable store: "cannot decide"
             self._observer.store_failed()
             return None

@@ -6,15 +6,17 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
+from app.core.approvals.person import Person, Scope
 from app.core.decision import Decision, GrantState
 
 Clock = Callable[[], datetime]
 
 
 class GrantReader(Protocol):
-    """The read path of the grant store: what is known for one (user, application)."""
+    """The read path of the grant store: what one person has under one policy of one
+    application (`scope`), never under another."""
 
-    async def grant_state(self, user: str, application: str) -> GrantState:
+    async def grant_state(self, person: Person, scope: Scope) -> GrantState:
         """Raise on any store failure; the caller fails closed."""
         ...
 

@@ -22,6 +22,7 @@ from app.core.approvals import (
     ErrorCode,
     GrantKind,
     GrantStatus,
+    Person,
     RequestStatus,
     ReviewDecision,
 )
@@ -114,7 +115,7 @@ def test_asking_opens_a_pending_request_named_by_the_pair_key(server: RedisServe
 
     async def body(w: World) -> None:
         request = await ask(w, ALICE)
-        state = await w.grants.grant_state("alice@example.com", "grafana")
+        state = await w.hot_state(ALICE, "grafana")
         assert request.status is RequestStatus.PENDING
         assert state.pending_request_id == request.id
         assert state.grant_expires_at is None
@@ -202,7 +203,7 @@ def test_approval_issues_a_grant_the_hot_path_reads_with_its_expiry(server: Redi
         request = await ask(w, ALICE)
         w.clock.advance(timedelta(minutes=5))
         approved = await approve(w, BOB, request.id)
-        state = await w.grants.grant_state("alice@example.com", "grafana")
+        state = await w.hot_state(ALICE, "grafana")
         assert approved.status is RequestStatus.APPROVED
         assert state.grant_id == approved.grant_id
         assert state.grant_expires_at == w.clock() + HOUR
@@ -217,7 +218,7 @@ def test_approver_chooses_a_shorter_grant(server: RedisServer) -> None:
     async def body(w: World) -> None:
         request = await ask(w, ALICE)
         await approve(w, BOB, request.id, duration=timedelta(minutes=20))
-        state = await w.grants.grant_state("alice@example.com", "grafana")
+        state = await w.hot_state(ALICE, "grafana")
         assert state.grant_expires_at == w.clock() + timedelta(minutes=20)
 
     scenario(server.url, body)
@@ -229,7 +230,7 @@ def test_one_of_two_approvals_leaves_db_console_pending(server: RedisServer) -> 
     async def body(w: World) -> None:
         request = await ask(w, ALICE, "db-console")
         after = await approve(w, CAROL, request.id)
-        state = await w.grants.grant_state("alice@example.com", "db-console")
+        state = await w.hot_state(ALICE, "db-console")
         assert after.status is RequestStatus.PENDING
         assert state.grant_expires_at is None
 
@@ -258,7 +259,7 @@ def test_carol_and_dave_together_open_db_console(server: RedisServer) -> None:
         request = await ask(w, ALICE, "db-console")
         await approve(w, CAROL, request.id)
         done = await approve(w, DAVE, request.id)
-        state = await w.grants.grant_state("alice@example.com", "db-console")
+        state = await w.hot_state(ALICE, "db-console")
         assert done.status is RequestStatus.APPROVED
         assert state.grant_expires_at == w.clock() + timedelta(minutes=30)
 
@@ -271,7 +272,7 @@ def test_a_deny_ends_the_request(server: RedisServer) -> None:
     async def body(w: World) -> None:
         request = await ask(w, ALICE)
         denied = await w.service.deny(person(BOB), request.id, comment="not during the freeze")
-        state = await w.grants.grant_state("alice@example.com", "grafana")
+        state = await w.hot_state(ALICE, "grafana")
         assert (denied.status, denied.resolution_comment) == (
             RequestStatus.DENIED,
             "not during the freeze",
@@ -300,7 +301,7 @@ def test_requester_cancels_own_request(server: RedisServer) -> None:
     async def body(w: World) -> None:
         request = await ask(w, ALICE)
         cancelled = await w.service.cancel(person(ALICE), request.id)
-        state = await w.grants.grant_state("alice@example.com", "grafana")
+        state = await w.hot_state(ALICE, "grafana")
         assert cancelled.status is RequestStatus.CANCELLED
         assert state.pending_request_id is None
 
@@ -331,7 +332,7 @@ def test_revoking_removes_the_pair_key_at_once(server: RedisServer) -> None:
         approved = await approve(w, BOB, (await ask(w, ALICE)).id)
         assert approved.grant_id is not None
         revoked = await w.service.revoke(person(BOB), approved.grant_id, reason="done early")
-        state = await w.grants.grant_state("alice@example.com", "grafana")
+        state = await w.hot_state(ALICE, "grafana")
         assert (revoked.status, revoked.revoked_by) == (GrantStatus.REVOKED, "bob@example.com")
         assert state.grant_expires_at is None
 
@@ -345,7 +346,7 @@ def test_holder_ends_own_grant_early(server: RedisServer) -> None:
         approved = await approve(w, BOB, (await ask(w, ALICE)).id)
         assert approved.grant_id is not None
         ended = await w.service.revoke(person(ALICE), approved.grant_id, reason=None)
-        state = await w.grants.grant_state("alice@example.com", "grafana")
+        state = await w.hot_state(ALICE, "grafana")
         assert ended.ended_early
         assert (await audit_events(w.client))[-1]["type"] == "grant_ended"
         assert state.grant_expires_at is None
@@ -364,7 +365,7 @@ def test_justification_only_app_opens_a_justified_session(server: RedisServer) -
             justification=WIKI_REASON,
             duration=None,
         )
-        state = await w.grants.grant_state("alice@example.com", "wiki")
+        state = await w.hot_state(ALICE, "wiki")
         assert outcome.grant is not None
         assert outcome.request is None
         assert outcome.grant.kind is GrantKind.JUSTIFICATION
@@ -392,7 +393,8 @@ def test_sweep_expires_a_pending_request_past_its_pending_ttl(server: RedisServe
         assert stored is not None
         assert stored.status is RequestStatus.EXPIRED
         assert (await audit_events(w.client))[-1]["type"] == "request_expired"
-        assert await w.client.exists(open_request_key("alice@example.com", "grafana")) == 0
+        open_key = open_request_key(Person.of(ALICE), w.scope(ALICE, "grafana"))
+        assert await w.client.exists(open_key) == 0
         assert await w.client.zcard(PENDING_INDEX) == 0
 
     scenario(server.url, body)
@@ -423,7 +425,7 @@ def test_sweep_expires_a_grant_past_its_end(server: RedisServer) -> None:
         assert grant is not None
         assert grant.status is GrantStatus.EXPIRED
         assert (await audit_events(w.client))[-1]["type"] == "grant_expired"
-        state = await w.grants.grant_state("alice@example.com", "grafana")
+        state = await w.hot_state(ALICE, "grafana")
         assert state.grant_expires_at is None
 
     scenario(server.url, body)

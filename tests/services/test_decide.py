@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from app.core.context import AccessContext, Identity
+from app.core.approvals import Person, Scope
+from app.core.context import AccessContext, Device, Identity
 from app.core.decision import Decision, Effect, GrantState
 from app.core.policy.compile import Source, compile_policy_set
 from app.core.policy.policy_set import PolicySet
@@ -45,7 +46,7 @@ class Observer:
 
 
 class SlowGrants:
-    async def grant_state(self, user: str, application: str) -> GrantState:
+    async def grant_state(self, person: Person, scope: Scope) -> GrantState:
         await asyncio.sleep(5)
         return GrantState(grant_expires_at=NOW + timedelta(hours=1))
 
@@ -53,11 +54,21 @@ class SlowGrants:
 class Grants:
     def __init__(self, state: GrantState) -> None:
         self.state = state
-        self.asked: list[tuple[str, str]] = []
+        self.asked: list[tuple[Person, Scope]] = []
 
-    async def grant_state(self, user: str, application: str) -> GrantState:
-        self.asked.append((user, application))
+    async def grant_state(self, person: Person, scope: Scope) -> GrantState:
+        self.asked.append((person, scope))
         return self.state
+
+
+class GrantsByScope:
+    """A grant store fake holding states per (person, scope), as Redis keys them."""
+
+    def __init__(self, states: dict[tuple[Person, Scope], GrantState]) -> None:
+        self.states = states
+
+    async def grant_state(self, person: Person, scope: Scope) -> GrantState:
+        return self.states.get((person, scope), GrantState(policy=scope.policy))
 
 
 def service(
@@ -72,12 +83,61 @@ def service(
     )
 
 
-def test_active_grant_allows_and_the_store_is_asked_for_the_pair() -> None:
-    """The store is asked for (user, application) and an active grant allows."""
+def test_active_grant_allows_and_the_store_is_asked_for_the_person_and_policy() -> None:
+    """The store is asked for (issuer, subject) and the matching policy's scope; a grant allows."""
     grants = Grants(GrantState(grant_expires_at=NOW + timedelta(minutes=1), grant_id="g"))
     decision = asyncio.run(service(grants).decide(CONTEXT))
+    policy = POLICIES.applications["grafana"].policies[0]
     assert decision.effect is Effect.ALLOW
-    assert grants.asked == [("alice@example.com", "grafana")]
+    assert grants.asked == [(Person("", "alice"), Scope("grafana", policy.fingerprint))]
+
+
+TWO_TIERS = compile_policy_set(
+    [
+        Source(
+            "app.yaml",
+            """
+application: {id: grafana, hosts: [grafana.example.com]}
+policies:
+  - name: managed devices, one lead approves
+    action: allow
+    include: [{group: engineers}]
+    require: [{device: {managed: true}}]
+    approval: {approvers: [{group: sre-leads}]}
+  - name: unmanaged devices, two security approvers
+    action: allow
+    include: [{group: engineers}]
+    approval: {approvers: [{group: security}], approvals_required: 2}
+""",
+        )
+    ]
+)
+
+
+def test_a_grant_under_the_lenient_policy_does_not_open_the_strict_one() -> None:
+    """ALICE's grant from the managed-device policy is not read from her unmanaged device."""
+    lenient, _strict = TWO_TIERS.applications["grafana"].policies
+    managed = AccessContext("grafana.example.com", "/", identity=ALICE, device=Device(managed=True))
+    grant = GrantState(
+        grant_expires_at=NOW + timedelta(hours=1), grant_id="g", policy=lenient.fingerprint
+    )
+    store = GrantsByScope({(Person.of(ALICE), Scope.of("grafana", lenient)): grant})
+    on_managed = asyncio.run(service(store, lambda: TWO_TIERS).decide(managed))
+    on_personal = asyncio.run(service(store, lambda: TWO_TIERS).decide(CONTEXT))
+    assert on_managed.effect is Effect.ALLOW
+    assert on_personal.effect is Effect.NEEDS_APPROVAL
+    assert on_personal.policy == "unmanaged devices, two security approvers"
+
+
+def test_a_state_read_for_another_policy_counts_as_nothing() -> None:
+    """A store answer naming another policy's fingerprint never allows (fail closed)."""
+    lenient, _strict = TWO_TIERS.applications["grafana"].policies
+    stray = GrantState(
+        grant_expires_at=NOW + timedelta(hours=1), grant_id="g", policy=lenient.fingerprint
+    )
+    decision = asyncio.run(service(Grants(stray), lambda: TWO_TIERS).decide(CONTEXT))
+    assert decision.effect is Effect.NEEDS_APPROVAL
+    assert Reason.GRANT_MISSING in decision.reasons
 
 
 def test_slow_store_times_out_into_a_deny_not_an_allow() -> None:

@@ -24,8 +24,11 @@ from app.adapters.store import audit
 from app.adapters.store.keys import AUDIT_KEY, RedisIndexes
 from app.adapters.store.redis_grants import RedisGrantReader
 from app.adapters.store.redis_workflow import RedisWorkflowStore
+from app.core.approvals import Person, Scope
 from app.core.context import AccessContext, Device, Identity
+from app.core.decision import GrantState
 from app.core.policy.compile import compile_policy_set
+from app.core.policy.evaluate import first_match
 from app.core.policy.policy_set import PolicySet
 from app.services.approvals import ApprovalService
 from app.services.policy_files import load_sources
@@ -124,6 +127,18 @@ class World:
     service: ApprovalService
     grants: RedisGrantReader
     clock: Clock
+    policies: PolicySet
+
+    def scope(self, who: Identity, application: str) -> Scope:
+        """The scope `who` asks under from their desk: the policy that matches there."""
+        app = self.policies.applications[application]
+        policy = first_match(app, at_desk(who, application), now=self.clock())
+        assert policy is not None, (who.user, application)
+        return Scope.of(app.id, policy)
+
+    async def hot_state(self, who: Identity, application: str) -> GrantState:
+        """What forward-auth reads for `who` at their desk on `application`."""
+        return await self.grants.grant_state(Person.of(who), self.scope(who, application))
 
 
 def service_over(client: Any, clock: Clock, policies: PolicySet) -> World:
@@ -132,7 +147,7 @@ def service_over(client: Any, clock: Clock, policies: PolicySet) -> World:
     service = ApprovalService(
         policies=lambda: policies, store=store, indexes=RedisIndexes(), clock=clock
     )
-    return World(client, store, service, RedisGrantReader(client), clock)
+    return World(client, store, service, RedisGrantReader(client), clock, policies)
 
 
 @asynccontextmanager

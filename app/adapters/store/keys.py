@@ -1,14 +1,22 @@
-"""The Redis key layout (docs/adr/0002-redis-key-layout.md).
+"""The Redis key layout (docs/adr/0002-redis-key-layout.md, 0006-grants-bound-to-policy.md).
 
 Every key carries the hash tag `{cs}`: a transition writes the request, the grant, the hot
-path's pair keys, the indexes, the audit entry and the outbox entry in one MULTI, which Redis
+path's access keys, the indexes, the audit entry and the outbox entry in one MULTI, which Redis
 Cluster allows only within one slot. Names inside keys are digests: user names may hold `{`,
 `}` or `:` and must not be able to steer a key into another namespace.
+
+The hot path's keys are per person (issuer, subject) and scope (application, policy
+fingerprint): a grant under one policy is never read when another policy matches. The
+`legacy_*` keys are the earlier per (user name, application) layout, still deleted when an
+old grant or request ends, never read.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+
+from app.core.approvals.person import Person, Scope
 
 PREFIX = "cs:{cs}"
 AUDIT_KEY = f"{PREFIX}:audit"
@@ -29,30 +37,42 @@ def digest(*parts: str) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:32]
 
 
-def pair_tag(user: str, application: str) -> str:
-    """The name of one (user, application) pair inside keys."""
-    return digest(user, application)
+def tag(*parts: str) -> str:
+    """A digest of several parts that no choice of parts can make ambiguous (JSON-framed)."""
+    framed = json.dumps(parts, ensure_ascii=True, separators=(",", ":"))
+    return hashlib.sha256(framed.encode()).hexdigest()[:32]
 
 
-def pair_keys(user: str, application: str) -> tuple[str, str, str]:
+def access_tag(person: Person, scope: Scope) -> str:
+    """The name of one (person, application, policy fingerprint) inside keys."""
+    return tag(person.issuer, person.subject, scope.application, scope.policy)
+
+
+def access_keys(person: Person, scope: Scope) -> tuple[str, str, str]:
     """Grant, open request and justification keys, in that order, for one MGET."""
-    base = f"{PREFIX}:pair:{pair_tag(user, application)}:"
+    base = f"{PREFIX}:access:{access_tag(person, scope)}:"
     return base + "grant", base + "open", base + "justified"
 
 
-def grant_key(user: str, application: str) -> str:
-    """JSON of the active grant: {id, expires_at}; the key's TTL ends with the grant."""
-    return pair_keys(user, application)[0]
+def grant_key(person: Person, scope: Scope) -> str:
+    """JSON of the active grant: {id, expires_at, policy}; the key's TTL ends with the grant."""
+    return access_keys(person, scope)[0]
 
 
-def open_request_key(user: str, application: str) -> str:
+def open_request_key(person: Person, scope: Scope) -> str:
     """The id of the open (pending) request; TTL is the request's pending_ttl."""
-    return pair_keys(user, application)[1]
+    return access_keys(person, scope)[1]
 
 
-def justified_key(user: str, application: str) -> str:
-    """JSON of the justified session: {id, expires_at}; TTL ends with it."""
-    return pair_keys(user, application)[2]
+def justified_key(person: Person, scope: Scope) -> str:
+    """JSON of the justified session: {id, expires_at, policy}; TTL ends with it."""
+    return access_keys(person, scope)[2]
+
+
+def legacy_pair_keys(user: str, application: str) -> tuple[str, str, str]:
+    """The earlier per (user name, application) keys: grant, open request, justification."""
+    base = f"{PREFIX}:pair:{digest(user, application)}:"
+    return base + "grant", base + "open", base + "justified"
 
 
 def request_key(request_id: str) -> str:
@@ -65,13 +85,18 @@ def grant_record_key(grant_id: str) -> str:
     return f"{PREFIX}:grant:{grant_id}"
 
 
-def user_requests_index(user: str) -> str:
+def person_requests_index(person: Person) -> str:
     """request id → created_at, for one requester ("mine")."""
-    return f"{PREFIX}:idx:user:{digest(user)}:requests"
+    return f"{PREFIX}:idx:person:{tag(person.issuer, person.subject)}:requests"
+
+
+def person_grants_index(person: Person) -> str:
+    """grant id → starts_at, for one holder ("mine")."""
+    return f"{PREFIX}:idx:person:{tag(person.issuer, person.subject)}:grants"
 
 
 def user_grants_index(user: str) -> str:
-    """grant id → starts_at, for one user."""
+    """grant id → starts_at, by the holder's display name (the `user=` filter of listings)."""
     return f"{PREFIX}:idx:user:{digest(user)}:grants"
 
 
@@ -88,12 +113,16 @@ class RedisIndexes:
     grants = GRANTS_INDEX
     active_grants = ACTIVE_GRANTS_INDEX
 
-    def user_requests(self, user: str) -> str:
-        """Requests by one user."""
-        return user_requests_index(user)
+    def person_requests(self, person: Person) -> str:
+        """Requests by one person."""
+        return person_requests_index(person)
+
+    def person_grants(self, person: Person) -> str:
+        """Grants of one person."""
+        return person_grants_index(person)
 
     def user_grants(self, user: str) -> str:
-        """Grants of one user."""
+        """Grants by the holder's display name."""
         return user_grants_index(user)
 
     def application_grants(self, application: str) -> str:

@@ -27,14 +27,17 @@ from app.adapters.store.keys import (
     OUTBOX_KEY,
     PENDING_INDEX,
     REQUESTS_INDEX,
+    access_keys,
     application_grants_index,
     grant_key,
     grant_record_key,
     justified_key,
+    legacy_pair_keys,
     open_request_key,
+    person_grants_index,
+    person_requests_index,
     request_key,
     user_grants_index,
-    user_requests_index,
 )
 from app.core.approvals import (
     AccessRequest,
@@ -46,6 +49,7 @@ from app.core.approvals import (
     RequestStatus,
     RequestTransition,
 )
+from app.core.approvals.person import Person, Scope
 
 MAX_ATTEMPTS = 100
 #: Every transition also moves the audit head, so transitions contend with each other. Within
@@ -147,23 +151,52 @@ class RedisWorkflowStore:
     async def open_request(
         self,
         *,
-        user: str,
-        application: str,
-        step: Callable[[AccessRequest | None], RequestTransition],
-    ) -> RequestTransition:
-        """Create a request, or return the open one for (user, application): `step` sees the
-        open request (or None) and returns a transition; no events means "return it as is"."""
-        open_key = open_request_key(user, application)
+        person: Person,
+        scope: Scope,
+        step: Callable[[AccessRequest | None, Grant | None], RequestTransition | Grant],
+    ) -> RequestTransition | Grant:
+        """Create a request, or answer with what `person` already has for `scope`: `step` sees
+        the open request and the grant in force (either may be None) and returns a transition
+        (no events: "return the request as is") or the grant to answer with (nothing written)."""
+        open_key = open_request_key(person, scope)
+        pair_key = grant_key(person, scope)
 
-        async def body(pipe: Any) -> RequestTransition:
+        async def body(pipe: Any) -> RequestTransition | Grant:
             open_id = await pipe.get(open_key)
             existing = None
             if open_id is not None:
                 raw = await pipe.get(request_key(_text(open_id)))
                 existing = AccessRequest.from_dict(json.loads(raw)) if raw else None
-            return step(existing)
+            return step(existing, await self._grant_named_by(pipe, pair_key))
 
-        return await self._run_request([open_key, AUDIT_HEAD_KEY], body)
+        return await self._transact(  # type: ignore[no-any-return]
+            [open_key, pair_key, AUDIT_HEAD_KEY], body, self._write_request
+        )
+
+    async def standing(
+        self, person: Person, scope: Scope
+    ) -> tuple[AccessRequest | None, Grant | None]:
+        """The open request and the grant in force (approval, else justified) that `person`
+        has for `scope`, as the hot path would find them; either may be None."""
+        grant_pair, open_key, justified_pair = access_keys(person, scope)
+        open_id = await self._client.get(open_key)
+        request = await self.load_request(_text(open_id)) if open_id is not None else None
+        grant = await self._grant_named_by(self._client, grant_pair)
+        if grant is None:
+            grant = await self._grant_named_by(self._client, justified_pair)
+        return request, grant
+
+    async def _grant_named_by(self, reader: Any, pair_key: str) -> Grant | None:
+        # The record named by an access key; garbage in the key names no grant.
+        raw = await reader.get(pair_key)
+        if raw is None:
+            return None
+        try:
+            grant_id = str(json.loads(raw)["id"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        record = await reader.get(grant_record_key(grant_id))
+        return Grant.from_dict(json.loads(record)) if record is not None else None
 
     async def update_request(
         self, request_id: str, step: Callable[[AccessRequest], RequestTransition]
@@ -178,18 +211,26 @@ class RedisWorkflowStore:
                 await self._client.zrem(PENDING_INDEX, request_id)
                 raise NotFoundError(request_id)
             request = AccessRequest.from_dict(json.loads(raw))
-            await pipe.watch(open_request_key(request.user, request.application))
+            await pipe.watch(_open_key_of(request))
             return step(request)
 
         return await self._run_request([key, AUDIT_HEAD_KEY], body)
 
-    async def open_grant(self, transition: GrantTransition) -> Grant:
-        """Store a new grant (a justified session) with its events."""
+    async def open_grant(
+        self,
+        *,
+        person: Person,
+        scope: Scope,
+        step: Callable[[Grant | None], GrantTransition],
+    ) -> GrantTransition:
+        """Store a new justified session, or keep the one in force: `step` sees the session
+        `person` has for `scope` (or None); a transition without events writes nothing."""
+        pair_key = justified_key(person, scope)
 
-        async def body(_pipe: Any) -> GrantTransition:
-            return transition
+        async def body(pipe: Any) -> GrantTransition:
+            return step(await self._grant_named_by(pipe, pair_key))
 
-        return (await self._run_grant([AUDIT_HEAD_KEY], body)).grant
+        return await self._run_grant([pair_key, AUDIT_HEAD_KEY], body)
 
     async def update_grant(
         self, grant_id: str, step: Callable[[Grant], GrantTransition]
@@ -236,7 +277,9 @@ class RedisWorkflowStore:
                     await pipe.watch(*watch)
                     head = audit.Head.parse(await pipe.get(AUDIT_HEAD_KEY))
                     result = await body(pipe)
-                    if result is not None and not getattr(result, "changed", True):
+                    if isinstance(result, Grant) or (
+                        result is not None and not getattr(result, "changed", True)
+                    ):
                         return result
                     pipe.multi()
                     write(pipe, result, head)
@@ -262,8 +305,10 @@ class RedisWorkflowStore:
         pipe.set(key, json.dumps(request.to_dict()))
         created = request.created_at.timestamp()
         pipe.zadd(REQUESTS_INDEX, {request.id: created})
-        pipe.zadd(user_requests_index(request.user), {request.id: created})
-        open_key = open_request_key(request.user, request.application)
+        requester = request.requester.person
+        if requester is not None:
+            pipe.zadd(person_requests_index(requester), {request.id: created})
+        open_key = _open_key_of(request)
         if request.status is RequestStatus.PENDING:
             pipe.persist(key)
             pipe.zadd(PENDING_INDEX, {request.id: request.expires_at.timestamp()})
@@ -289,13 +334,23 @@ class RedisWorkflowStore:
         pipe.set(key, json.dumps(grant.to_dict()))
         pipe.zadd(GRANTS_INDEX, {grant.id: grant.starts_at.timestamp()})
         pipe.zadd(user_grants_index(grant.user), {grant.id: grant.starts_at.timestamp()})
+        holder = grant.holder
+        if holder is not None:
+            pipe.zadd(person_grants_index(holder), {grant.id: grant.starts_at.timestamp()})
         app_index = application_grants_index(grant.application)
         pair = _pair_key_of(grant)
         if grant.status is GrantStatus.ACTIVE:
             pipe.persist(key)
             pipe.zadd(ACTIVE_GRANTS_INDEX, {grant.id: grant.expires_at.timestamp()})
             pipe.zadd(app_index, {grant.id: grant.expires_at.timestamp()})
-            value = json.dumps({"id": grant.id, "expires_at": grant.expires_at.timestamp()})
+            # "id" first: _DELETE_IF_OURS looks for it; "policy" lets the reader re-check scope.
+            value = json.dumps(
+                {
+                    "id": grant.id,
+                    "expires_at": grant.expires_at.timestamp(),
+                    "policy": grant.policy_fingerprint,
+                }
+            )
             pipe.set(pair, value, pxat=_ms(grant.expires_at))
         else:
             pipe.expireat(
@@ -334,9 +389,21 @@ return 0
 
 
 def _pair_key_of(grant: Grant) -> str:
-    if grant.kind is GrantKind.APPROVAL:
-        return grant_key(grant.user, grant.application)
-    return justified_key(grant.user, grant.application)
+    # An older grant (no holder or fingerprint) lives under the legacy key, which is still
+    # deleted when it ends so that replicas of the previous release stop honouring it too.
+    holder, scope = grant.holder, grant.scope
+    approval = grant.kind is GrantKind.APPROVAL
+    if holder is None or scope is None:
+        legacy_grant, _, legacy_justified = legacy_pair_keys(grant.user, grant.application)
+        return legacy_grant if approval else legacy_justified
+    return grant_key(holder, scope) if approval else justified_key(holder, scope)
+
+
+def _open_key_of(request: AccessRequest) -> str:
+    requester, scope = request.requester.person, request.scope
+    if requester is None or scope is None:
+        return legacy_pair_keys(request.user, request.application)[1]
+    return open_request_key(requester, scope)
 
 
 def _ms(moment: datetime) -> int:

@@ -33,7 +33,7 @@ def access_router(ui: Ui, route_class: type) -> APIRouter:
         oversees = ui.approves_anything(viewer)
         if oversees:
             page = await ui.approvals.list_grants(principal, active=True, limit=LISTED)
-            others = [g for g in page.items if g.user != viewer.user]
+            others = [g for g in page.items if not g.held_by(viewer.identity)]
         now = ui.clock()
         return ui.pages.render(
             "access.html",

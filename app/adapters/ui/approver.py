@@ -52,7 +52,7 @@ def approver_router(ui: Ui, route_class: type) -> APIRouter:
             needed=approvals_needed(approval) if approval else "",
             can_review=can_review,
             own=mine,
-            reviewed=request.reviewed_by(viewer.user),
+            reviewed=request.reviewed_by(viewer.identity),
             choices=choices,
             error=error,
             comment=comment,
@@ -67,7 +67,8 @@ def approver_router(ui: Ui, route_class: type) -> APIRouter:
             viewer.principal, to_review=True, cursor=cursor, limit=PAGE_SIZE
         )
         rows = [
-            (r, ui.application_name(r.application), r.reviewed_by(viewer.user)) for r in page.items
+            (r, ui.application_name(r.application), r.reviewed_by(viewer.identity))
+            for r in page.items
         ]
         return ui.pages.render(
             "inbox.html",

@@ -75,6 +75,7 @@ class Ui:
         return (
             policy is not None
             and policy.approval is not None
+            and policy.fingerprint == request.policy_fingerprint
             and policy.approval.is_approver(viewer.identity)
         )
 

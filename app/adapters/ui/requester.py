@@ -1,5 +1,6 @@
 """The requester's pages: ask for access (`/request?app=..&rd=..`), follow the request
-(`/request/<id>`, polled through `/request/<id>/status.json`), and withdraw it."""
+(`/request/<id>`, polled through `/request/<id>/status.json`), and withdraw it. Someone who
+already has access under the policy they would ask under is told until when, not asked again."""
 
 # FastAPI reads the route annotations at run time, and they name `signed`, a local alias of
 # the sign-in dependency: so no `from __future__ import annotations` here.
@@ -92,6 +93,18 @@ def form_page(
     )
 
 
+def has_access_page(ui: Ui, viewer: Viewer, app: Application, grant: Grant, *, rd: str) -> Response:
+    """ "You already have access until ...": asking again while a grant is in force is refused."""
+    return ui.pages.render(
+        "has_access.html",
+        viewer=viewer,
+        app_name=app.name,
+        grant=grant,
+        continue_url=rd,
+        nav="access",
+    )
+
+
 def requester_router(ui: Ui, route_class: type) -> APIRouter:
     """GET/POST /request, GET /request/<id>, its status.json, POST /request/<id>/cancel."""
     router = APIRouter(route_class=route_class, include_in_schema=False)
@@ -113,18 +126,13 @@ def requester_router(ui: Ui, route_class: type) -> APIRouter:
                 message="No approval or reason is needed for you right now.",
                 continue_url=target,
             )
-        if policy.approval is not None:
-            page = await ui.approvals.list_requests(
-                viewer.principal,
-                mine=True,
-                status=RequestStatus.PENDING,
-                application=application.id,
-                limit=1,
-            )
-            now = ui.clock()
-            open_one = next((r for r in page.items if now < r.expires_at), None)
-            if open_one is not None:
-                return RedirectResponse(status_href(ui, open_one.id, target), status_code=303)
+        standing = await ui.approvals.standing(
+            viewer.principal, application=application.id, context=context
+        )
+        if standing.grant is not None:
+            return has_access_page(ui, viewer, application, standing.grant, rd=target)
+        if standing.request is not None:
+            return RedirectResponse(status_href(ui, standing.request.id, target), status_code=303)
         return form_page(ui, viewer, application, policy, context, rd=target)
 
     @router.post("/request")
@@ -159,12 +167,14 @@ def requester_router(ui: Ui, route_class: type) -> APIRouter:
             )
         if outcome.request is not None:
             return RedirectResponse(status_href(ui, outcome.request.id, target), status_code=303)
+        if outcome.grant is not None and not outcome.created:
+            return has_access_page(ui, viewer, application, outcome.grant, rd=target)
         return RedirectResponse(target or ui.href("/access"), status_code=303)
 
     @router.get("/request/{request_id}")
     async def status_page(request_id: str, viewer: signed, rd: Text = "") -> Response:
         found = await ui.approvals.get_request(viewer.principal, request_id)
-        if not found.requester.same_person(viewer.identity):
+        if not found.requester.is_requester(viewer.identity):
             return RedirectResponse(ui.href(f"/inbox/{quote(found.id, safe='')}"), status_code=303)
         grant = await _grant_of(ui, viewer, found)
         target = ui.safe_rd(rd)

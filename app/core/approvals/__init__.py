@@ -8,7 +8,8 @@ from app.core.approvals.codec import RecordError
 from app.core.approvals.errors import ApprovalError, Category, ErrorCode
 from app.core.approvals.events import Event, EventType, GrantTransition, RequestTransition
 from app.core.approvals.grant import Grant, GrantKind, GrantStatus
-from app.core.approvals.granting import expire_grant, justify, revoke
+from app.core.approvals.granting import expire_grant, in_force, justify, revoke
+from app.core.approvals.person import Person, Scope
 from app.core.approvals.quorum import GroupCount, Tally, tally
 from app.core.approvals.request import (
     AccessRequest,
@@ -32,16 +33,19 @@ __all__ = [
     "GrantStatus",
     "GrantTransition",
     "GroupCount",
+    "Person",
     "RecordError",
     "RequestStatus",
     "RequestTransition",
     "Requester",
     "Review",
     "ReviewDecision",
+    "Scope",
     "Tally",
     "cancel",
     "expire_grant",
     "expire_request",
+    "in_force",
     "justify",
     "reuse_open",
     "review",

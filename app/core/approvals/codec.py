@@ -68,6 +68,10 @@ class Fields:
             raise self._fail(key, "a string or null")
         return value
 
+    def maybe_text(self, key: str) -> str | None:
+        """`optional_text` for a field added later: a record written before it has none."""
+        return self.optional_text(key) if key in self._raw else None
+
     def integer(self, key: str, *, minimum: int = 0) -> int:
         """An integer (not a boolean) of at least `minimum`."""
         value = self._get(key)

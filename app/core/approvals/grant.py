@@ -1,5 +1,6 @@
-"""Grants as values: time-boxed access for one (user, application), from an approval or from a
-recorded justification. A grant counts iff it is ACTIVE and `now < expires_at`."""
+"""Grants as values: time-boxed access for one person to one application under one policy, from
+an approval or from a recorded justification. A grant counts iff it is ACTIVE, `now <
+expires_at`, and the policy that matches still has the fingerprint the grant was issued under."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from enum import Enum
 from typing import Any
 
 from app.core.approvals.codec import Fields, RecordError, encode_optional_time, encode_time
+from app.core.approvals.person import Person, Scope
+from app.core.context import Identity
 
 
 class GrantStatus(Enum):
@@ -32,7 +35,11 @@ class GrantKind(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Grant:
-    """Access for `user` to `application` from `starts_at` until `expires_at`."""
+    """Access for one person to `application` from `starts_at` until `expires_at`.
+
+    `issuer` and `subject` are the holder, `user` their display name; `policy_fingerprint` is
+    the policy it satisfies. Older records lack them: they satisfy no policy and have no holder.
+    """
 
     id: str
     request_id: str | None
@@ -48,6 +55,26 @@ class Grant:
     revoked_at: datetime | None = None
     revoke_reason: str | None = None
     version: int = 1
+    issuer: str | None = None
+    subject: str | None = None
+    policy_fingerprint: str | None = None
+
+    @property
+    def holder(self) -> Person | None:
+        """Whose access this is; None for a record written before people were recorded."""
+        return Person.maybe(self.issuer, self.subject)
+
+    @property
+    def scope(self) -> Scope | None:
+        """The policy this grant satisfies; None (none at all) for an older record."""
+        if self.policy_fingerprint is None:
+            return None
+        return Scope(self.application, self.policy_fingerprint)
+
+    def held_by(self, identity: Identity) -> bool:
+        """Whether `identity` is the holder: the same (issuer, subject)."""
+        holder = self.holder
+        return holder is not None and holder == Person.of(identity)
 
     def is_active(self, now: datetime) -> bool:
         """Whether this grant lets the user in at `now`."""
@@ -75,6 +102,9 @@ class Grant:
             "revoked_at": encode_optional_time(self.revoked_at),
             "revoke_reason": self.revoke_reason,
             "version": self.version,
+            "issuer": self.issuer,
+            "subject": self.subject,
+            "policy_fingerprint": self.policy_fingerprint,
         }
 
     @classmethod
@@ -99,6 +129,9 @@ class Grant:
             revoked_at=fields.optional_time("revoked_at"),
             revoke_reason=fields.optional_text("revoke_reason"),
             version=fields.integer("version", minimum=1),
+            issuer=fields.maybe_text("issuer"),
+            subject=fields.maybe_text("subject"),
+            policy_fingerprint=fields.maybe_text("policy_fingerprint"),
         )
         if grant.expires_at <= grant.starts_at:
             raise RecordError("$.expires_at: must be after starts_at")

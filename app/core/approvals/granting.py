@@ -12,7 +12,8 @@ from app.core.approvals.codec import encode_seconds, encode_time
 from app.core.approvals.errors import ApprovalError, ErrorCode
 from app.core.approvals.events import DataValue, Event, EventType, GrantTransition
 from app.core.approvals.grant import Grant, GrantKind, GrantStatus
-from app.core.approvals.request import Requester
+from app.core.approvals.person import Scope
+from app.core.approvals.request import AccessRequest, Requester
 from app.core.approvals.requesting import signals
 from app.core.context import Identity
 from app.core.policy.model import Policy
@@ -70,6 +71,7 @@ def justify(
     now = require_aware(now)
     require_id(grant_id, "grant_id")
     require_id(application, "application")
+    require_id(policy.fingerprint, "policy fingerprint")
     rules = policy.justification
     if rules is None:
         raise ApprovalError(ErrorCode.POLICY_NEEDS_NO_JUSTIFICATION, policy.name)
@@ -86,6 +88,9 @@ def justify(
         starts_at=now,
         expires_at=now + rules.session_duration,
         justification=text,
+        issuer=requester.issuer,
+        subject=requester.subject,
+        policy_fingerprint=policy.fingerprint,
     )
     recorded = grant_event(
         grant,
@@ -103,29 +108,35 @@ def justify(
 
 
 def approved_grant(
-    *,
-    grant_id: str,
-    request_id: str,
-    application: str,
-    policy: str,
-    user: str,
-    justification: str | None,
-    now: datetime,
-    duration: timedelta,
+    request: AccessRequest, *, grant_id: str, now: datetime, duration: timedelta
 ) -> Grant:
-    """The grant an approval issues: the clock starts at the approval, `now`."""
+    """The grant an approval of `request` issues: for its requester, under the policy (and
+    fingerprint) it was made under; the clock starts at the approval, `now`."""
     require_id(grant_id, "grant_id")
     return Grant(
         id=grant_id,
-        request_id=request_id,
-        application=application,
-        policy=policy,
-        user=user,
+        request_id=request.id,
+        application=request.application,
+        policy=request.policy,
+        user=request.user,
         kind=GrantKind.APPROVAL,
         starts_at=now,
         expires_at=now + duration,
-        justification=justification,
+        justification=request.justification,
+        issuer=request.requester.issuer,
+        subject=request.requester.subject,
+        policy_fingerprint=request.policy_fingerprint,
     )
+
+
+def in_force(grant: Grant | None, scope: Scope, now: datetime) -> Grant | None:
+    """The grant to answer with instead of opening another: ACTIVE, not yet over, and for
+    exactly `scope`. Two live grants for one person and scope would make one revocation not
+    enough to end their access."""
+    now = require_aware(now)
+    if grant is None or grant.scope != scope or not grant.is_active(now):
+        return None
+    return grant
 
 
 def revoke(
@@ -138,9 +149,10 @@ def revoke(
     reason: str | None = None,
 ) -> GrantTransition:
     """End an ACTIVE grant. Admins and approvers revoke it (`grant_revoked`); the holder may end
-    their own early (`grant_ended`). Both leave it REVOKED, `revoked_by` telling them apart."""
+    their own early (`grant_ended`). Both leave it REVOKED, `revoked_by` telling them apart.
+    The holder is the same (issuer, subject), never just the same e-mail."""
     now = require_aware(now)
-    own = by.user == grant.user
+    own = grant.held_by(by)
     if not (own or is_admin or is_approver):
         raise ApprovalError(ErrorCode.NOT_ALLOWED_TO_REVOKE)
     if not grant.is_active(now):

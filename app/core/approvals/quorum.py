@@ -1,8 +1,10 @@
-"""Counting approvals: N of M distinct approvers, per-group minimums, and the granted duration.
+"""Counting approvals: N of M distinct people, per-group minimums, and the granted duration.
 
-Only the first approval of each reviewer counts, and only while the policy still lists them
-(judged on the snapshot of their email and groups taken when they reviewed): removing someone
-from the approvers withdraws the weight of their pending approvals.
+A person is (issuer, subject), and one e-mail is one person too (in any case): two tokens of one
+subject, or two subjects with one e-mail, count once. Only the first approval of each person
+counts, never one by the requester, and only while the policy lists them (judged on the
+snapshot of their e-mail and groups taken when they reviewed). Approvals recorded before
+reviewers' subjects were stored name no person and do not count (fail closed).
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from app.core.approvals.request import Review, ReviewDecision
+from app.core.approvals.person import Person
+from app.core.approvals.request import Requester, Review, ReviewDecision
 from app.core.context import Identity
 from app.core.policy.model import Approval
 
@@ -45,27 +48,43 @@ class Tally:
         return len(self.approvers) >= self.required and all(g.met for g in self.groups)
 
 
-def counted_approvals(reviews: Iterable[Review], approval: Approval) -> tuple[Review, ...]:
-    """The approvals that count: each reviewer's first, from reviewers the policy still lists."""
-    seen: set[str] = set()
+def counted_approvals(
+    reviews: Iterable[Review], approval: Approval, *, requester: Requester | None = None
+) -> tuple[Review, ...]:
+    """The approvals that count: each person's first, from people the policy still lists, and
+    none from the requester."""
+    people: set[Person] = set()
+    emails: set[str] = set()
     counted: list[Review] = []
     for review in reviews:
-        if review.decision is not ReviewDecision.APPROVE or review.reviewer in seen:
+        person = review.person
+        if review.decision is not ReviewDecision.APPROVE or person is None:
             continue
-        seen.add(review.reviewer)
-        as_reviewed = Identity(subject=review.reviewer, email=review.email, groups=review.groups)
+        email = review.email.casefold() if review.email else None
+        if person in people or (email is not None and email in emails):
+            continue
+        people.add(person)
+        if email is not None:
+            emails.add(email)
+        as_reviewed = Identity(
+            subject=person.subject, email=review.email, groups=review.groups, issuer=person.issuer
+        )
+        if requester is not None and requester.same_person(as_reviewed):
+            continue
         if approval.is_approver(as_reviewed):
             counted.append(review)
     return tuple(counted)
 
 
-def tally(reviews: Iterable[Review], approval: Approval) -> Tally:
-    """Count the approvals among `reviews` against `approval`.
+def tally(
+    reviews: Iterable[Review], approval: Approval, *, requester: Requester | None = None
+) -> Tally:
+    """Count the approvals among `reviews` against `approval` (leaving out `requester`'s).
 
     The duration is the shortest any counted approver chose: each approver agreed to at least
     that much, and no approver to more.
     """
-    counted = counted_approvals(reviews, approval)
+    counted = counted_approvals(reviews, approval, requester=requester)
     groups = tuple(
         GroupCount(
             group=entry.value,

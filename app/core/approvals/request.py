@@ -18,6 +18,7 @@ from app.core.approvals.codec import (
     encode_seconds,
     encode_time,
 )
+from app.core.approvals.person import Person, Scope, same_email
 from app.core.context import UNKNOWN_DEVICE, AccessContext, Device, Identity
 
 #: The User-Agent header is a snapshot for people to read, not a place to store megabytes.
@@ -48,7 +49,12 @@ class ReviewDecision(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Requester:
-    """Who asked, and the signals recorded when they asked."""
+    """Who asked, and the signals recorded when they asked.
+
+    `issuer` and `subject` are the person; `user` (e-mail or subject) is how people and logs
+    name them. Records written before people were recorded have neither: such a request
+    belongs to nobody (no one may cancel it as its requester or see it as theirs).
+    """
 
     user: str
     email: str | None
@@ -57,6 +63,8 @@ class Requester:
     country: str | None = None
     device: Device = UNKNOWN_DEVICE
     user_agent: str = ""
+    issuer: str | None = None
+    subject: str | None = None
 
     @classmethod
     def from_context(cls, context: AccessContext) -> Requester:
@@ -72,20 +80,35 @@ class Requester:
             country=context.country,
             device=context.device,
             user_agent=context.user_agent[:MAX_USER_AGENT],
+            issuer=identity.issuer,
+            subject=identity.subject,
         )
 
+    @property
+    def person(self) -> Person | None:
+        """The person who asked; None for a record written before people were recorded."""
+        return Person.maybe(self.issuer, self.subject)
+
+    def is_requester(self, identity: Identity) -> bool:
+        """Whether `identity` is the person who asked, for what only they may do (see it as
+        theirs, cancel it): the same (issuer, subject), never just the same e-mail."""
+        person = self.person
+        return person is not None and person == Person.of(identity)
+
     def same_person(self, identity: Identity) -> bool:
-        """Whether `identity` is the person who asked: the same user name, or the same email."""
-        if identity.user == self.user:
+        """Whether `identity` may be the person who asked, for what they must not do (review):
+        the same (issuer, subject), or the same e-mail in any case, or (old records) the same
+        user name. Deliberately wide: one person with two tokens is still one person."""
+        if self.is_requester(identity) or same_email(identity.email, self.email):
             return True
-        return bool(identity.email and self.email) and (
-            str(identity.email).casefold() == str(self.email).casefold()
-        )
+        return self.person is None and identity.user == self.user
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form; groups and device tags sorted so equal values encode equally."""
         return {
             "user": self.user,
+            "issuer": self.issuer,
+            "subject": self.subject,
             "email": self.email,
             "groups": sorted(self.groups),
             "client_ip": self.client_ip,
@@ -114,6 +137,8 @@ class Requester:
                 device_id=device.optional_text("id"),
             ),
             user_agent=fields.optional_text("user_agent") or "",
+            issuer=fields.maybe_text("issuer"),
+            subject=fields.maybe_text("subject"),
         )
 
 
@@ -133,11 +158,30 @@ class Review:
     comment: str | None = None
     duration: timedelta | None = None
     via_token: str | None = None
+    issuer: str | None = None
+    subject: str | None = None
+
+    @property
+    def person(self) -> Person | None:
+        """The reviewer; None for a review written before people were recorded."""
+        return Person.maybe(self.issuer, self.subject)
+
+    def by(self, identity: Identity) -> bool:
+        """Whether `identity` may be the reviewer: the same person, the same e-mail in any case,
+        or (old records) the same user name."""
+        person = self.person
+        if person is not None and person == Person.of(identity):
+            return True
+        if same_email(identity.email, self.email):
+            return True
+        return person is None and identity.user == self.reviewer
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
             "reviewer": self.reviewer,
+            "issuer": self.issuer,
+            "subject": self.subject,
             "email": self.email,
             "groups": sorted(self.groups),
             "decision": self.decision.value,
@@ -159,12 +203,18 @@ class Review:
             comment=fields.optional_text("comment"),
             duration=fields.optional_seconds("duration"),
             via_token=fields.optional_text("via_token"),
+            issuer=fields.maybe_text("issuer"),
+            subject=fields.maybe_text("subject"),
         )
 
 
 @dataclass(frozen=True, slots=True)
 class AccessRequest:
-    """A request for a second opinion on one (user, application) under one policy."""
+    """A request for a second opinion for one person on one application under one policy.
+
+    `policy_fingerprint` is the fingerprint of that policy when the request was made: only a
+    policy with the same fingerprint may review it (None, in older records, matches none).
+    """
 
     id: str
     application: str
@@ -182,15 +232,23 @@ class AccessRequest:
     resolution_comment: str | None = None
     grant_id: str | None = None
     version: int = 1
+    policy_fingerprint: str | None = None
 
     @property
     def user(self) -> str:
-        """The requester's user name (the grant, if any, is for this user)."""
+        """The requester's display name (e-mail, else subject), for logs and pages."""
         return self.requester.user
 
-    def reviewed_by(self, user: str) -> Review | None:
-        """The first review `user` gave on this request, if any."""
-        return next((r for r in self.reviews if r.reviewer == user), None)
+    @property
+    def scope(self) -> Scope | None:
+        """What the request is for; None for a record without a policy fingerprint."""
+        if self.policy_fingerprint is None:
+            return None
+        return Scope(self.application, self.policy_fingerprint)
+
+    def reviewed_by(self, identity: Identity) -> Review | None:
+        """The first review `identity` (or another token of the same person) gave, if any."""
+        return next((r for r in self.reviews if r.by(identity)), None)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form: UTC timestamps with `Z`, durations as integer seconds."""
@@ -211,6 +269,7 @@ class AccessRequest:
             "resolution_comment": self.resolution_comment,
             "grant_id": self.grant_id,
             "version": self.version,
+            "policy_fingerprint": self.policy_fingerprint,
         }
 
     @classmethod
@@ -237,6 +296,7 @@ class AccessRequest:
             resolution_comment=fields.optional_text("resolution_comment"),
             grant_id=fields.optional_text("grant_id"),
             version=fields.integer("version", minimum=1),
+            policy_fingerprint=fields.maybe_text("policy_fingerprint"),
         )
         if request.status.terminal != (request.resolved_at is not None):
             raise RecordError("$.resolved_at: set exactly when the request is resolved")

@@ -49,6 +49,7 @@ def submit(
     now = require_aware(now)
     require_id(request_id, "request_id")
     require_id(application, "application")
+    require_id(policy.fingerprint, "policy fingerprint")
     approval = policy.approval
     if approval is None:
         raise ApprovalError(ErrorCode.POLICY_NEEDS_NO_APPROVAL, policy.name)
@@ -67,6 +68,7 @@ def submit(
         status=RequestStatus.PENDING,
         created_at=now,
         expires_at=now + approval.pending_ttl,
+        policy_fingerprint=policy.fingerprint,
     )
     submitted = request_event(
         request,
@@ -113,9 +115,9 @@ def ensure_pending(request: AccessRequest, now: datetime) -> None:
 
 
 def cancel(request: AccessRequest, *, by: Identity, now: datetime) -> RequestTransition:
-    """The requester withdraws a PENDING request; nobody else may."""
+    """The requester (the same issuer and subject) withdraws a PENDING request; nobody else may."""
     now = require_aware(now)
-    if not request.requester.same_person(by):
+    if not request.requester.is_requester(by):
         raise ApprovalError(ErrorCode.NOT_YOUR_REQUEST)
     ensure_pending(request, now)
     cancelled = resolve(request, RequestStatus.CANCELLED, at=now, by=by.user)

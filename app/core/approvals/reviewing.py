@@ -1,8 +1,9 @@
 """Applying one review to a request: a pure state change, as in Teleport's access requests.
 
 A resolved request ignores later reviews (`request-not-pending`); the requester never reviews
-their own request, not even through a service token acting for them; any eligible deny ends
-the request; approvals count once per approver until the quorum is met.
+their own request, not even through a service token acting for them or a token with another
+e-mail; any eligible deny ends the request; approvals count once per person until the quorum
+is met; only the policy the request was made under, unchanged, may judge it.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def review(
     chosen: timedelta | None = None
     if decision is ReviewDecision.APPROVE:
         chosen = check_duration(_duration_asked(request, approval, duration), approval)
-        earlier = request.reviewed_by(reviewer.user)
+        earlier = request.reviewed_by(reviewer)
         if earlier is not None and earlier.decision is ReviewDecision.APPROVE:
             return RequestTransition(request, ())
     record = Review(
@@ -69,6 +70,8 @@ def review(
         comment=note,
         duration=chosen,
         via_token=acting_token,
+        issuer=reviewer.issuer,
+        subject=reviewer.subject,
     )
     reviewed = replace(request, reviews=(*request.reviews, record))
     if decision is ReviewDecision.DENY:
@@ -77,9 +80,13 @@ def review(
 
 
 def _approval_for(request: AccessRequest, policy: Policy) -> Approval:
-    # A renamed or changed policy must not judge a request made under another one.
+    # A renamed or changed policy must not judge a request made under another one: the grant
+    # would be bound to a requirement nobody approved against. An older request without a
+    # fingerprint matches no policy (it expires; the requester asks again).
     if policy.name != request.policy:
         raise ApprovalError(ErrorCode.POLICY_MISMATCH, f"{policy.name!r} != {request.policy!r}")
+    if not policy.fingerprint or policy.fingerprint != request.policy_fingerprint:
+        raise ApprovalError(ErrorCode.POLICY_MISMATCH, "the approval requirement has changed")
     if policy.approval is None:
         raise ApprovalError(ErrorCode.POLICY_NEEDS_NO_APPROVAL, policy.name)
     return policy.approval
@@ -128,7 +135,7 @@ def _deny(reviewed: AccessRequest, record: Review, now: datetime) -> RequestTran
 def _approve_if_met(
     reviewed: AccessRequest, record: Review, approval: Approval, *, now: datetime, grant_id: str
 ) -> RequestTransition:
-    count = tally(reviewed.reviews, approval)
+    count = tally(reviewed.reviews, approval, requester=reviewed.requester)
     seen = _reviewed(
         reviewed,
         record,
@@ -138,16 +145,7 @@ def _approve_if_met(
     )
     if not count.met or count.duration is None:
         return RequestTransition(replace(reviewed, version=reviewed.version + 1), (seen,))
-    grant = approved_grant(
-        grant_id=grant_id,
-        request_id=reviewed.id,
-        application=reviewed.application,
-        policy=reviewed.policy,
-        user=reviewed.user,
-        justification=reviewed.justification,
-        now=now,
-        duration=count.duration,
-    )
+    grant = approved_grant(reviewed, grant_id=grant_id, now=now, duration=count.duration)
     approved = resolve(
         reviewed,
         RequestStatus.APPROVED,

@@ -11,6 +11,7 @@ from typing import Any
 from app.core.durations import DurationError, parse_duration
 from app.core.paths import PathError, normalize_path
 from app.core.policy.errors import PolicyCompileError, PolicyError, did_you_mean
+from app.core.policy.fingerprint import with_fingerprint
 from app.core.policy.model import Action, Application, Approval, Approver, Justification, Policy
 from app.core.policy.policy_set import PolicySet
 from app.core.policy.source import Located, load_located
@@ -213,7 +214,9 @@ class _Checker:
                         policies.append(policy)
         if not self.ok or app_id is None or not isinstance(name, str):
             return None
-        return Application(app_id, name, hosts, paths, tuple(policies), self.doc.file)
+        # Fingerprinted here, once per load: the hot path only compares the strings.
+        bound = tuple(with_fingerprint(app_id, policy) for policy in policies)
+        return Application(app_id, name, hosts, paths, bound, self.doc.file)
 
     def _app_id(self, meta: dict[str, Any]) -> str | None:
         raw = self.required(meta, "id", "$.application", "application")

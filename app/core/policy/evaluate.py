@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from app.core.context import AccessContext
-from app.core.decision import Decision, Effect, GrantState, PolicyTrace, RuleTrace
+from app.core.decision import NO_GRANTS, Decision, Effect, GrantState, PolicyTrace, RuleTrace
 from app.core.policy.model import Action, Application, Policy
 from app.core.policy.policy_set import PolicySet
 from app.core.reasons import Reason
@@ -98,6 +98,9 @@ def decide(
         return Decision(
             Effect.DENY, (Reason.GRANT_STATE_UNAVAILABLE,), app.id, policy.name, explain=trace
         )
+    if grants.policy is not None and grants.policy != policy.fingerprint:
+        # A grant satisfies only the policy (and requirement) that issued it.
+        grants = NO_GRANTS
     if policy.approval is not None:
         return _decide_approval(app, policy, reasons, grants, now, trace)
     justified = grants.justified_until

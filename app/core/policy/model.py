@@ -85,6 +85,9 @@ class Policy:
     exclude: tuple[Rule, ...]
     justification: Justification | None = None
     approval: Approval | None = None
+    #: SHA-256 of the application id, the name and the approval and justification blocks, set
+    #: by the compiler (core.policy.fingerprint); grants count only under an equal fingerprint.
+    fingerprint: str = ""
 
     @property
     def needs_grant_state(self) -> bool:

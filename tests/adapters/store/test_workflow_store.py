@@ -19,9 +19,11 @@ from app.adapters.store.keys import (
     PENDING_INDEX,
     REQUESTS_INDEX,
     grant_key,
+    grant_record_key,
+    legacy_pair_keys,
     open_request_key,
+    person_requests_index,
     request_key,
-    user_requests_index,
 )
 from app.adapters.store.redis_workflow import NotFoundError
 from app.core import approvals as core
@@ -30,9 +32,13 @@ from app.core.approvals import (
     ApprovalError,
     ErrorCode,
     EventType,
+    Grant,
+    GrantStatus,
+    Person,
     RequestStatus,
     RequestTransition,
     ReviewDecision,
+    Scope,
 )
 from app.core.policy.model import Policy
 from tests.support.redis_server import RedisServer, RedisServerFactory
@@ -51,7 +57,6 @@ from tests.support.workflow import (
 )
 
 T = TypeVar("T")
-USER = "alice@example.com"
 
 
 def grafana_second_opinion() -> Policy:
@@ -67,6 +72,8 @@ def grafana_second_opinion() -> Policy:
 
 
 POLICY = grafana_second_opinion()
+PERSON = Person.of(ALICE)
+SCOPE = Scope.of("grafana", POLICY)
 
 
 @pytest.fixture(scope="module")
@@ -85,10 +92,11 @@ def scenario(url: str, body: Callable[[World], Awaitable[T]]) -> T:
     return asyncio.run(go())
 
 
-def submitting(w: World, request_id: str = "req_1") -> Callable[[Any], RequestTransition]:
-    """A step that opens ALICE's Grafana request, or returns the open one."""
+def submitting(w: World, request_id: str = "req_1") -> Callable[[Any, Any], RequestTransition]:
+    """A step that opens ALICE's Grafana request, or returns the open one (whatever grant she
+    holds: refusing overlaps is the service's rule, tested there)."""
 
-    def step(existing: AccessRequest | None) -> RequestTransition:
+    def step(existing: AccessRequest | None, _active: Grant | None) -> RequestTransition:
         reused = core.reuse_open(existing, w.clock())
         if reused is not None:
             return RequestTransition(reused, ())
@@ -107,9 +115,8 @@ def submitting(w: World, request_id: str = "req_1") -> Callable[[Any], RequestTr
 
 async def open_one(w: World, request_id: str = "req_1") -> AccessRequest:
     """ALICE's Grafana request, stored."""
-    done = await w.store.open_request(
-        user=USER, application="grafana", step=submitting(w, request_id)
-    )
+    done = await w.store.open_request(person=PERSON, scope=SCOPE, step=submitting(w, request_id))
+    assert isinstance(done, RequestTransition)
     return done.request
 
 
@@ -133,10 +140,10 @@ def test_submit_writes_record_open_key_indexes_audit_and_outbox(server: RedisSer
         request = await open_one(w)
         stored = json.loads(await w.client.get(request_key(request.id)))
         assert stored == request.to_dict()
-        assert (await w.client.get(open_request_key(USER, "grafana"))).decode() == request.id
+        assert (await w.client.get(open_request_key(PERSON, SCOPE))).decode() == request.id
         assert await w.client.zscore(PENDING_INDEX, request.id) == request.expires_at.timestamp()
         assert await w.client.zscore(REQUESTS_INDEX, request.id) == request.created_at.timestamp()
-        assert await w.client.zscore(user_requests_index(USER), request.id) is not None
+        assert await w.client.zscore(person_requests_index(PERSON), request.id) is not None
         types = [e["type"] for e in await audit_events(w.client)]
         assert types == ["request_submitted", "justification_recorded"]
         assert await w.client.xlen(OUTBOX_KEY) == 2
@@ -149,7 +156,7 @@ def test_open_key_lives_until_the_request_is_due(server: RedisServer) -> None:
 
     async def body(w: World) -> None:
         request = await open_one(w)
-        ttl = await w.client.pttl(open_request_key(USER, "grafana"))
+        ttl = await w.client.pttl(open_request_key(PERSON, SCOPE))
         assert request.expires_at - w.clock() == timedelta(hours=24)
         assert abs(ttl / 1000 - timedelta(hours=24).total_seconds()) < 5
 
@@ -172,9 +179,8 @@ def test_reusing_the_open_request_writes_nothing(server: RedisServer) -> None:
     async def body(w: World) -> None:
         first = await open_one(w)
         before = await snapshot(w.client)
-        again = await w.store.open_request(
-            user=USER, application="grafana", step=submitting(w, "req_2")
-        )
+        again = await w.store.open_request(person=PERSON, scope=SCOPE, step=submitting(w, "req_2"))
+        assert isinstance(again, RequestTransition)
         assert (again.request.id, again.changed) == (first.id, False)
         assert await snapshot(w.client) == before
 
@@ -224,12 +230,16 @@ def test_approval_stores_grant_and_pair_key_that_ends_with_it(server: RedisServe
         request = await open_one(w)
         done = await w.store.update_request(request.id, approving(w))
         assert done.grant is not None
-        pair = json.loads(await w.client.get(grant_key(USER, "grafana")))
-        assert pair == {"id": "grt_1", "expires_at": done.grant.expires_at.timestamp()}
-        ttl = await w.client.pttl(grant_key(USER, "grafana")) / 1000
+        pair = json.loads(await w.client.get(grant_key(PERSON, SCOPE)))
+        assert pair == {
+            "id": "grt_1",
+            "expires_at": done.grant.expires_at.timestamp(),
+            "policy": POLICY.fingerprint,
+        }
+        ttl = await w.client.pttl(grant_key(PERSON, SCOPE)) / 1000
         assert abs(ttl - (done.grant.expires_at - w.clock()).total_seconds()) < 5
         assert await w.client.zscore(ACTIVE_GRANTS_INDEX, "grt_1") is not None
-        assert await w.client.exists(open_request_key(USER, "grafana")) == 0
+        assert await w.client.exists(open_request_key(PERSON, SCOPE)) == 0
         assert await w.client.zscore(PENDING_INDEX, request.id) is None
 
     scenario(server.url, body)
@@ -257,13 +267,13 @@ def test_expiring_an_old_request_keeps_the_newer_open_key(server: RedisServer) -
         old = await open_one(w, "req_old")
         # Time passes beyond the old request's expiry; its open key is gone (Redis TTL), so the
         # next ask opens a new request before the sweeper has run.
-        await w.client.delete(open_request_key(USER, "grafana"))
+        await w.client.delete(open_request_key(PERSON, SCOPE))
         w.clock.advance(old.expires_at - w.clock() + timedelta(seconds=1))
         new = await open_one(w, "req_new")
         await w.store.update_request(
             old.id, lambda current: core.expire_request(current, now=w.clock())
         )
-        assert (await w.client.get(open_request_key(USER, "grafana"))).decode() == new.id
+        assert (await w.client.get(open_request_key(PERSON, SCOPE))).decode() == new.id
 
     scenario(server.url, body)
 
@@ -280,7 +290,86 @@ def test_ending_an_old_grant_keeps_the_newer_grant_pair_key(server: RedisServer)
             "grt_1",
             lambda g: core.revoke(g, by=BOB, is_admin=False, is_approver=True, now=w.clock()),
         )
-        assert json.loads(await w.client.get(grant_key(USER, "grafana")))["id"] == "grt_2"
+        assert json.loads(await w.client.get(grant_key(PERSON, SCOPE)))["id"] == "grt_2"
+
+    scenario(server.url, body)
+
+
+def test_asking_sees_the_grant_in_force_and_answering_with_it_writes_nothing(
+    server: RedisServer,
+) -> None:
+    """The ask step is shown ALICE's active grant for the scope; returning it stores nothing."""
+
+    async def body(w: World) -> None:
+        first = await open_one(w)
+        await w.store.update_request(first.id, approving(w))
+        before = await snapshot(w.client)
+        seen: list[Grant | None] = []
+
+        def step(_existing: AccessRequest | None, active: Grant | None) -> Grant:
+            seen.append(active)
+            assert active is not None
+            return active
+
+        answer = await w.store.open_request(person=PERSON, scope=SCOPE, step=step)
+        assert isinstance(answer, Grant)
+        assert answer.id == "grt_1"
+        assert [g.id if g else None for g in seen] == ["grt_1"]
+        assert await snapshot(w.client) == before
+
+    scenario(server.url, body)
+
+
+def test_standing_reports_the_open_request_then_the_grant(server: RedisServer) -> None:
+    """`standing` finds ALICE's open request, then, once approved, her grant and no request."""
+
+    async def body(w: World) -> None:
+        request = await open_one(w)
+        waiting = await w.store.standing(PERSON, SCOPE)
+        await w.store.update_request(request.id, approving(w))
+        granted = await w.store.standing(PERSON, SCOPE)
+        other = await w.store.standing(PERSON, Scope("grafana", "0" * 64))
+        assert (waiting[0].id if waiting[0] else None, waiting[1]) == (request.id, None)
+        assert (granted[0], granted[1].id if granted[1] else None) == (None, "grt_1")
+        assert other == (None, None)
+
+    scenario(server.url, body)
+
+
+def test_records_written_before_people_and_fingerprints_still_read(server: RedisServer) -> None:
+    """An old request and grant (no issuer, subject or fingerprint) load; revoking the grant
+    deletes its old per-user key, so replicas of the previous release stop honouring it."""
+
+    async def body(w: World) -> None:
+        request = await open_one(w)
+        done = await w.store.update_request(request.id, approving(w))
+        assert done.grant is not None
+        old_request = done.request.to_dict()
+        old_grant = done.grant.to_dict()
+        del old_request["policy_fingerprint"]
+        for field in ("issuer", "subject"):
+            del old_request["requester"][field]
+            del old_request["reviews"][0][field]
+            del old_grant[field]
+        del old_grant["policy_fingerprint"]
+        old_key = legacy_pair_keys("alice@example.com", "grafana")[0]
+        await w.client.set(request_key(request.id), json.dumps(old_request))
+        await w.client.set(grant_record_key("grt_1"), json.dumps(old_grant))
+        await w.client.set(old_key, json.dumps({"id": "grt_1", "expires_at": 2e9}))
+        loaded = await w.store.load_request(request.id)
+        grant = await w.store.load_grant("grt_1")
+        assert loaded is not None
+        assert grant is not None
+        assert (loaded.policy_fingerprint, loaded.requester.person) == (None, None)
+        assert (grant.scope, grant.holder) == (None, None)
+        await w.store.update_grant(
+            "grt_1",
+            lambda g: core.revoke(g, by=BOB, is_admin=False, is_approver=True, now=w.clock()),
+        )
+        revoked = await w.store.load_grant("grt_1")
+        assert revoked is not None
+        assert revoked.status is GrantStatus.REVOKED
+        assert await w.client.exists(old_key) == 0
 
     scenario(server.url, body)
 

@@ -9,6 +9,7 @@ import httpx
 
 from tests.adapters.ui.site import (
     ALICE,
+    BOB,
     GRAFANA_RD,
     MALLORY,
     PUBLIC_URL,
@@ -20,6 +21,7 @@ from tests.adapters.ui.site import (
     post_form,
     request_id_in,
     request_page,
+    review,
 )
 
 
@@ -234,3 +236,37 @@ def test_requester_withdraws_a_pending_request(site: Site) -> None:
     page = site.run(steps)
     assert 'data-state="cancelled"' in page.text
     assert "Ask again" in page.text
+
+
+def test_with_a_grant_in_force_the_request_page_says_until_when(site: Site) -> None:
+    """Once approved, the request page tells ALICE she already has access, and posting the form
+    again changes nothing: the same grant, no second request."""
+
+    async def steps(visit: Visit) -> tuple[httpx.Response, httpx.Response, httpx.Response]:
+        alice = visit.as_(ALICE)
+        left_open = await alice.get(request_page())  # the form, still open in another tab
+        request_id = await ask_for_id(alice)
+        approved = await review(visit.as_(BOB), request_id, "approve", duration="30m")
+        assert approved.status_code == 303
+        page = await alice.get(request_page())
+        fields = {
+            "csrf": csrf_of(left_open),
+            "app": "grafana",
+            "rd": GRAFANA_RD,
+            "justification": "INC-2041: dashboards for the outage",
+            "duration": "1h",
+        }
+        posted = await post_form(alice, "/request", fields)
+        mine = await alice.get("/access")
+        return page, posted, mine
+
+    page, posted, mine = site.run(steps)
+    assert page.status_code == 200
+    assert 'id="has-access"' in page.text
+    assert "You already have access until" in page.text
+    assert posted.status_code == 200
+    assert 'id="has-access"' in posted.text
+    grant = re.search(r'data-grant="(grt_[A-Za-z0-9_-]+)"', page.text)
+    assert grant is not None
+    assert f'data-grant="{grant.group(1)}"' in posted.text
+    assert mine.text.count('/end"') == 1

@@ -24,6 +24,7 @@ from app.core.approvals import (
     submit,
 )
 from app.core.context import Device, Identity
+from app.core.policy.fingerprint import with_fingerprint
 from app.core.policy.model import Action, Approval, Approver, Justification, Policy
 from tests.core.personas import ALICE, BOB, MALLORY, NOW
 
@@ -64,6 +65,8 @@ ALICE_AT_DESK = Requester(
     country="FR",
     device=Device(managed=True, tags=frozenset({"disk-encrypted"}), device_id="d-7"),
     user_agent="Mozilla/5.0 (X11; Linux x86_64)",
+    issuer=ALICE.issuer,
+    subject=ALICE.subject,
 )
 
 
@@ -90,8 +93,9 @@ def policy(
     justification: Justification | None = TICKET,
     name: str = "Databases, second opinion",
 ) -> Policy:
-    """An allow policy with the given approval block (SRE leads by default) and justification."""
-    return Policy(
+    """An allow policy of db-console with the given approval block (SRE leads by default) and
+    justification, fingerprinted as the compiler would."""
+    built = Policy(
         name=name,
         index=0,
         action=Action.ALLOW,
@@ -101,6 +105,7 @@ def policy(
         justification=justification,
         approval=block if block is not None else approval(),
     )
+    return with_fingerprint("db-console", built)
 
 
 SRE_LEADS = policy()

@@ -39,6 +39,8 @@ requesters = st.builds(
     country=st.none() | st.sampled_from(["FR", "DE", "KP"]),
     device=st.builds(Device, managed=st.booleans(), tags=names, device_id=st.none() | ids),
     user_agent=st.text(max_size=40),
+    issuer=st.none() | st.text(max_size=30),
+    subject=st.none() | ids,
 )
 
 reviews = st.builds(
@@ -51,6 +53,8 @@ reviews = st.builds(
     comment=maybe_text,
     duration=st.none() | durations,
     via_token=st.none() | ids,
+    issuer=st.none() | st.text(max_size=30),
+    subject=st.none() | ids,
 )
 
 
@@ -76,6 +80,7 @@ def access_requests(draw: st.DrawFn) -> AccessRequest:
         resolution_comment=draw(maybe_text) if status.terminal else None,
         grant_id=draw(ids) if status is RequestStatus.APPROVED else None,
         version=draw(st.integers(min_value=1, max_value=10_000)),
+        policy_fingerprint=draw(st.none() | ids),
     )
 
 
@@ -101,6 +106,9 @@ def grants(draw: st.DrawFn) -> Grant:
         revoked_at=draw(times) if revoked else None,
         revoke_reason=draw(maybe_text) if revoked else None,
         version=draw(st.integers(min_value=1, max_value=10_000)),
+        issuer=draw(st.none() | st.text(max_size=30)),
+        subject=draw(st.none() | ids),
+        policy_fingerprint=draw(st.none() | ids),
     )
 
 

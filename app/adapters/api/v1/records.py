@@ -46,9 +46,12 @@ class DeviceOut(BaseModel):
 
 
 class RequesterOut(BaseModel):
-    """Who asked, and the signals recorded when they asked."""
+    """Who asked, and the signals recorded when they asked. The person is (`issuer`,
+    `subject`), null on older records; `user` is their display name."""
 
     user: str
+    issuer: str | None
+    subject: str | None
     email: str | None
     groups: list[str]
     client_ip: str | None
@@ -62,6 +65,8 @@ class RequesterOut(BaseModel):
         device = requester.device
         return cls(
             user=requester.user,
+            issuer=requester.issuer,
+            subject=requester.subject,
             email=requester.email,
             groups=sorted(requester.groups),
             client_ip=requester.client_ip,
@@ -72,9 +77,12 @@ class RequesterOut(BaseModel):
 
 
 class ReviewOut(BaseModel):
-    """One reviewer's decision; `via_token` names the service token it came through."""
+    """One reviewer's decision; `via_token` names the service token it came through. The
+    reviewer is the person (`issuer`, `subject`); `reviewer` is their display name."""
 
     reviewer: str
+    issuer: str | None
+    subject: str | None
     email: str | None
     groups: list[str]
     decision: ReviewDecision
@@ -88,6 +96,8 @@ class ReviewOut(BaseModel):
         """From the core record."""
         return cls(
             reviewer=review.reviewer,
+            issuer=review.issuer,
+            subject=review.subject,
             email=review.email,
             groups=sorted(review.groups),
             decision=review.decision,
@@ -99,11 +109,13 @@ class ReviewOut(BaseModel):
 
 
 class AccessRequestOut(BaseModel):
-    """An access request and every review it had."""
+    """An access request and every review it had. `policy_fingerprint` identifies the policy's
+    approval requirement when it was made: after an edit to it, it can no longer be reviewed."""
 
     id: str
     application: str
     policy: str
+    policy_fingerprint: str | None
     requester: RequesterOut
     justification: str | None
     prompt: str | None
@@ -125,6 +137,7 @@ class AccessRequestOut(BaseModel):
             id=request.id,
             application=request.application,
             policy=request.policy,
+            policy_fingerprint=request.policy_fingerprint,
             requester=RequesterOut.of(request.requester),
             justification=request.justification,
             prompt=request.prompt,
@@ -142,13 +155,18 @@ class AccessRequestOut(BaseModel):
 
 
 class GrantOut(BaseModel):
-    """Time-boxed access for one user to one application."""
+    """Time-boxed access for one person (`issuer`, `subject`; `user` is the display name) to
+    one application, under one policy: it counts only while that policy's approval
+    requirement still has `policy_fingerprint`."""
 
     id: str
     request_id: str | None
     application: str
     policy: str
+    policy_fingerprint: str | None
     user: str
+    issuer: str | None
+    subject: str | None
     kind: GrantKind
     starts_at: datetime
     expires_at: datetime
@@ -169,7 +187,10 @@ class GrantOut(BaseModel):
             request_id=grant.request_id,
             application=grant.application,
             policy=grant.policy,
+            policy_fingerprint=grant.policy_fingerprint,
             user=grant.user,
+            issuer=grant.issuer,
+            subject=grant.subject,
             kind=grant.kind,
             starts_at=grant.starts_at,
             expires_at=grant.expires_at,
@@ -185,8 +206,10 @@ class GrantOut(BaseModel):
 
 
 class AccessOutcomeOut(BaseModel):
-    """What asking produced: a request (new, or the open one when `created` is false), or a
-    grant when the policy asks only for a justification."""
+    """What asking produced. `created` true: a new request, or a new grant when the policy asks
+    only for a justification. `created` false: what you already have under that policy, your
+    open request (`request`) or the grant in force (`grant`, `request` null): asking again while
+    a grant is in force never opens a second one."""
 
     created: bool
     request: AccessRequestOut | None

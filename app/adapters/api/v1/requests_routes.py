@@ -73,7 +73,12 @@ def add_request_routes(
         status_code=201,
         response_model=AccessOutcomeOut,
         responses={
-            200: {"description": "Your open request for this application, unchanged"},
+            200: {
+                "description": (
+                    "Nothing new: your open request for this application, or your grant in"
+                    " force under the same policy (`created` false)"
+                )
+            },
             **problem_responses(400, 403, 404, 413),
         },
         tags=tags,

@@ -190,3 +190,46 @@ def test_listing_pages_with_a_cursor(api: Api) -> None:
     assert second["next_cursor"] is None
     seen = {r["id"] for r in first["items"]} | {r["id"] for r in second["items"]}
     assert len(seen) == 3
+
+
+def test_asking_while_a_grant_is_in_force_answers_200_with_that_grant(api: Api) -> None:
+    """ALICE asks again after BOB approved: 200, `created` false, no request, her live grant."""
+    grant = api.granted(ALICE)
+    again = api.post(
+        "/api/v1/access-requests",
+        who=ALICE,
+        json={"application": "grafana", "justification": "INC-3 still looking"},
+    )
+    body = again.json()
+    assert again.status_code == 200
+    assert (body["created"], body["request"]) == (False, None)
+    assert body["grant"]["id"] == grant["id"]
+    assert body["grant"]["status"] == "active"
+    assert "location" not in again.headers
+
+
+def test_revoking_the_one_grant_ends_access_after_asking_again(api: Api) -> None:
+    """However often ALICE asks, BOB's one revocation leaves her no active grant."""
+    grant = api.granted(ALICE)
+    api.post(
+        "/api/v1/access-requests",
+        who=ALICE,
+        json={"application": "grafana", "justification": "INC-3 still looking"},
+    )
+    assert api.delete(f"/api/v1/grants/{grant['id']}", who=BOB).status_code == 200
+    active = api.get("/api/v1/grants?mine=true&active=true", who=ALICE).json()["items"]
+    assert active == []
+
+
+def test_records_name_the_person_and_the_policy_fingerprint(api: Api) -> None:
+    """Requests and grants carry issuer, subject and the policy's fingerprint."""
+    grant = api.granted(ALICE)
+    request = api.get(f"/api/v1/access-requests/{grant['request_id']}", who=ALICE).json()
+    assert request["requester"]["subject"] == "alice@example.com"
+    assert request["requester"]["issuer"].endswith("/dev")
+    assert request["reviews"][0]["subject"] == "bob@example.com"
+    assert len(request["policy_fingerprint"]) == 64
+    assert (grant["subject"], grant["policy_fingerprint"]) == (
+        "alice@example.com",
+        request["policy_fingerprint"],
+    )
