@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from app.adapters.api.ops import ops_router
 from app.adapters.api.v1.router import api_v1_router
+from app.adapters.forward_auth.assertion import Assertions
 from app.adapters.forward_auth.flavours import Targets
 from app.adapters.forward_auth.handler import ForwardAuth
 from app.adapters.identity.authenticate import Authenticator
@@ -22,7 +23,15 @@ from app.adapters.identity.verifier import JwtVerifier
 from app.adapters.notify.service import build_notifier
 from app.adapters.observability.logs import configure_logging
 from app.adapters.observability.metrics import Metrics
+from app.adapters.sessions.keys import keys_from_settings
+from app.adapters.sessions.manager import CookiePolicy, SessionManager
+from app.adapters.sessions.revocations import SessionRevocations
+from app.adapters.sessions.routes import jwks_router
+from app.adapters.sessions.tokens import trusted_session_issuer
 from app.adapters.signals.reader import SignalReader
+from app.adapters.signin.flows import SignInFlows
+from app.adapters.signin.relying_party import RelyingParty
+from app.adapters.signin.routes import signin_router
 from app.adapters.store import audit
 from app.adapters.store.connection import connect
 from app.adapters.store.keys import RedisIndexes
@@ -66,12 +75,20 @@ def prepare_process(settings: Settings) -> str | None:
     except (OSError, ValueError) as exc:
         return f"cannot load policies from {settings.policy_dir}: {exc}"
     if settings.dev:
-        from app.adapters.dev.issuer import DevIssuer, key_file  # noqa: PLC0415  (dev only)
+        from app.adapters.dev.issuer import DevIssuer  # noqa: PLC0415  (dev only)
 
-        # A fresh key at every start: tokens minted for an earlier run stop working.
-        key_file(Path(settings.data_dir)).unlink(missing_ok=True)
+        # Dev keys persist across restarts: tokens and sessions of an earlier run still work.
         DevIssuer.load_or_create(Path(settings.data_dir), public_url=settings.public_url)
+    try:
+        keys_from_settings(settings)  # made once here (dev), before workers race to make it
+    except SettingsError as exc:
+        return str(exc)
     return None
+
+
+def session_issuer(settings: Settings) -> str:
+    """The `iss` of Countersign's own sessions: PUBLIC_URL."""
+    return settings.public_url.rstrip("/")
 
 
 def build(settings: Settings) -> CountersignApp:  # noqa: PLR0915  (wiring: one line per part)
@@ -95,7 +112,15 @@ def build(settings: Settings) -> CountersignApp:  # noqa: PLR0915  (wiring: one 
         password=settings.redis_password.get_secret_value() if settings.redis_password else None,
         timeout=settings.redis_timeout.total_seconds(),
     )
+    # Countersign's own signing keys (sessions, per-application assertions), or None: sessions off.
+    signer = keys_from_settings(settings)
     extra = []
+    if signer is not None:
+        if any(config.issuer == session_issuer(settings) for config in settings.issuers):
+            raise SettingsError(
+                ("COUNTERSIGN_PUBLIC_URL", "is also a configured issuer; sessions need it alone")
+            )
+        extra.append(trusted_session_issuer(signer, issuer=session_issuer(settings)))
     if settings.dev:
         from app.adapters.dev.issuer import DevIssuer  # noqa: PLC0415
         from app.adapters.dev.login import dev_router as make_dev_router  # noqa: PLC0415
@@ -105,6 +130,33 @@ def build(settings: Settings) -> CountersignApp:  # noqa: PLR0915  (wiring: one 
     verifier = JwtVerifier.from_settings(
         settings, extra_issuers=extra, on_jwks_refresh=metrics.jwks_refreshed
     )
+    revocations = SessionRevocations(redis)
+    sessions = None
+    if signer is not None:
+        sessions = SessionManager(
+            keys=signer,
+            revocations=revocations,
+            issuer=session_issuer(settings),
+            cookie=CookiePolicy.from_settings(settings),
+            ttl=settings.session_ttl,
+            leeway=settings.jwt_leeway.total_seconds(),
+            verify=verifier.verify,
+        )
+    relying_party = None
+    if settings.oidc is not None:
+        if sessions is None:
+            raise SettingsError(
+                ("COUNTERSIGN_SESSION_KEY_FILE", "is required with COUNTERSIGN_OIDC_ISSUER")
+            )
+        relying_party = RelyingParty.build(
+            settings.oidc,
+            public_url=settings.public_url,
+            claims=settings.claims,
+            leeway=settings.jwt_leeway.total_seconds(),
+            jwks_cache_ttl=settings.jwks_cache_ttl.total_seconds(),
+            jwks_refresh_interval=settings.jwks_refresh_interval.total_seconds(),
+            on_jwks_refresh=metrics.jwks_refreshed,
+        )
     signals = SignalReader.from_settings(settings)
     trusted = signals.trusted
     workflow = RedisWorkflowStore(redis, retention=settings.request_retention)
@@ -128,7 +180,7 @@ def build(settings: Settings) -> CountersignApp:  # noqa: PLR0915  (wiring: one 
 
     forward_auth = ForwardAuth(
         decisions=decisions,
-        identify=Authenticator.from_settings(verifier, settings),
+        identify=Authenticator.from_settings(verifier, settings, sessions=sessions),
         signals=signals,
         is_trusted_peer=trusted.is_trusted,
         targets=Targets(
@@ -136,6 +188,10 @@ def build(settings: Settings) -> CountersignApp:  # noqa: PLR0915  (wiring: one 
             settings.public_url.rstrip("/") + "/request",
             session_cookie=settings.cookie_name,
         ),
+        # X-Countersign-Assertion on allow answers, signed with the session keys (none without).
+        assertions=None
+        if signer is None
+        else Assertions(signer, issuer=session_issuer(settings), ttl=settings.assertion_ttl),
     )
 
     @contextlib.asynccontextmanager
@@ -150,6 +206,7 @@ def build(settings: Settings) -> CountersignApp:  # noqa: PLR0915  (wiring: one 
             sweep_forever(approvals, workflow, settings.sweep_interval.total_seconds())
         )
         watcher = None
+        following = asyncio.create_task(revocations.run()) if sessions is not None else None
         if notifier is not None:
             notifier.start()
         if settings.policy_reload:
@@ -157,6 +214,8 @@ def build(settings: Settings) -> CountersignApp:  # noqa: PLR0915  (wiring: one 
                 repository.watch(settings.policy_reload_interval.total_seconds())
             )
         await verifier.warm()
+        if relying_party is not None:
+            await relying_party.warm()
         # Everything built so far lives as long as the process: keep it out of the garbage
         # collector's way, so collections triggered by requests scan only request garbage.
         gc.collect()
@@ -170,12 +229,16 @@ def build(settings: Settings) -> CountersignApp:  # noqa: PLR0915  (wiring: one 
         try:
             yield
         finally:
-            for task in (watcher, sweeper):
+            for task in (watcher, sweeper, following):
                 if task is not None:
                     task.cancel()
+                    if task is following:
+                        await revocations.interrupt()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
             await verifier.aclose()
+            if relying_party is not None:
+                await relying_party.aclose()
             if notifier is not None:
                 await notifier.aclose()
             await redis.aclose()
@@ -194,8 +257,6 @@ def build(settings: Settings) -> CountersignApp:  # noqa: PLR0915  (wiring: one 
             policy_status=lambda: repository.status,
             redis_ping=redis.ping,
             metrics=metrics.render,
-            dev=settings.dev,
-            is_safe_redirect=safe,
             redis_timeout=settings.redis_timeout.total_seconds(),
         )
     )
@@ -204,21 +265,41 @@ def build(settings: Settings) -> CountersignApp:  # noqa: PLR0915  (wiring: one 
             approvals=approvals,
             policies=lambda: repository.current,
             policy_status=lambda: repository.status,
-            identify=Authenticator.from_settings(verifier, settings),
+            identify=Authenticator.from_settings(verifier, settings, sessions=sessions),
             signals=signals,
             settings=settings,
             read_audit=lambda query: audit.read_page(redis, query),
             clock=utc_now,
+            end_sessions=(
+                None if sessions is None else lambda who, actor: sessions.end_all(who, actor=actor)
+            ),
+        )
+    )
+    if signer is not None:
+        api.include_router(jwks_router(signer))
+    api.include_router(
+        signin_router(
+            settings=settings,
+            sessions=sessions,
+            relying_party=relying_party,
+            flows=SignInFlows(redis) if relying_party is not None else None,
+            identify=Authenticator.from_settings(verifier, settings, sessions=sessions),
+            is_safe_redirect=safe,
         )
     )
     if settings.dev:
-        api.include_router(make_dev_router(issuer=issuer, settings=settings, is_safe_redirect=safe))
+        assert sessions is not None  # dev mode always has a session key
+        api.include_router(
+            make_dev_router(
+                issuer=issuer, settings=settings, is_safe_redirect=safe, sessions=sessions
+            )
+        )
     api.include_router(
         ui_router(
             settings=settings,
             approvals=approvals,
             policies=lambda: repository.current,
-            identify=Authenticator.from_settings(verifier, settings),
+            identify=Authenticator.from_settings(verifier, settings, sessions=sessions),
             signals=signals,
             is_safe_redirect=safe,
             clock=utc_now,

@@ -78,6 +78,26 @@ class IssuerSettings(BaseModel):
     origin: str = PREFIX + "ISSUER"
 
 
+class OidcSettings(BaseModel):
+    """Sign-in through an OpenID Connect provider (authorization code + PKCE).
+
+    The redirect URI registered at the provider is PUBLIC_URL + `/login/callback`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    issuer: str
+    client_id: str
+    #: None: a public client, authenticated by PKCE alone.
+    client_secret: SecretStr | None = None
+    scopes: tuple[str, ...] = ("openid", "email", "profile")
+    groups_claim: str = "groups"
+    groups_from: Literal["id_token", "userinfo"] = "id_token"
+    #: Sent as `acr_values` when a step-up sign-in asks for MFA (`/login?mfa=1`).
+    acr_values: str | None = None
+    algorithms: tuple[str, ...] = ("RS256", "ES256", "EdDSA")
+
+
 class ServiceTokenSettings(BaseModel):
     """One service token of the REST API: its name, the SHA-256 of the token, and its scopes.
 
@@ -118,9 +138,12 @@ class Settings(BaseModel):
     jwks_refresh_interval: timedelta
     jwks_cache_ttl: timedelta
     token_cache_ttl: timedelta
+    assertion_ttl: timedelta = timedelta(minutes=5)
     claims: ClaimNames
     cookie_name: str
     cookie_domain: str | None
+    session_key_file: tuple[Path, ...] | None = None
+    session_ttl: timedelta = timedelta(hours=12)
     assertion_header: str | None
     country_header: str | None
     geoip_db: Path | None
@@ -147,6 +170,8 @@ class Settings(BaseModel):
     api_token: SecretStr | None
     service_tokens: tuple[ServiceTokenSettings, ...] = ()
     config_file: Path | None = None
+    #: None: sign-in through an OpenID provider is off (COUNTERSIGN_OIDC_ISSUER unset).
+    oidc: OidcSettings | None = None
 
     @property
     def public_is_https(self) -> bool:
@@ -245,6 +270,13 @@ def _key_url(raw: object) -> str:
     return text
 
 
+def _issuer_url(raw: object) -> str:
+    """An OpenID issuer: checked like a key URL, kept exactly as written (a trailing '/'
+    included), since the provider's `iss` must equal it character for character."""
+    _key_url(raw)
+    return _text(raw)
+
+
 def _redis_url(raw: object) -> SecretStr:
     text = _text(raw)
     scheme, sep, rest = text.partition("://")
@@ -339,8 +371,31 @@ def _path(raw: object) -> Path:
     return Path(_text(raw))
 
 
+def _assertion_ttl(raw: object) -> timedelta:
+    # Short by design (a stolen one works until exp); at least 10s so reuse is worth it.
+    value = _duration()(raw)
+    if not timedelta(seconds=10) <= value <= timedelta(hours=1):
+        raise _BadValueError(f"must be from 10s to 1h, got {_shown(raw)}")
+    return value
+
+
 def _claim(raw: object) -> str:
     return _text(raw)
+
+
+def _scopes(raw: object) -> tuple[str, ...]:
+    """OAuth scopes, separated by spaces or commas; `openid` must be one of them."""
+    items = raw if isinstance(raw, list | tuple) else _text(raw).replace(",", " ").split()
+    scopes = tuple(dict.fromkeys(_text(item) for item in items))
+    if any(not _TOKEN_CHARS.match(scope) for scope in scopes):
+        raise _BadValueError(f"{_shown(' '.join(scopes))} is not a list of scope names")
+    if "openid" not in scopes:
+        raise _BadValueError("must include openid")
+    return scopes
+
+
+def _paths(raw: object) -> tuple[Path, ...]:
+    return tuple(Path(item) for item in _list(raw))
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,13 +473,72 @@ _SPECS = (
         "How long a verified token is remembered (never past its exp).",
         _duration(),
     ),
+    _Spec(
+        "assertion_ttl",
+        "5m",
+        "Lifetime of the X-Countersign-Assertion JWT on allow answers (10s to 1h).",
+        _assertion_ttl,
+    ),
     _Spec("claim_email", "email", "Claim holding the email address.", _claim),
     _Spec("claim_groups", "groups", "Claim holding the groups (list or comma string).", _claim),
     _Spec("claim_amr", "amr", "Claim holding the authentication methods.", _claim),
     _Spec("claim_device_managed", "device_managed", "Boolean claim: managed device.", _claim),
     _Spec("claim_device_tags", "device_tags", "List claim: device posture tags.", _claim),
+    _Spec(
+        "oidc_issuer",
+        None,
+        "Issuer URL of the OpenID provider people sign in with (https; http only on loopback); "
+        "unset turns OIDC sign-in off.",
+        _issuer_url,
+    ),
+    _Spec(
+        "oidc_client_id",
+        None,
+        "Client id registered at the provider; needed with OIDC_ISSUER.",
+        _text,
+    ),
+    _Spec(
+        "oidc_client_secret",
+        None,
+        "Client secret (secret; use OIDC_CLIENT_SECRET_FILE); unset makes a public client "
+        "(PKCE only).",
+        _secret,
+    ),
+    _Spec("oidc_scopes", "openid email profile", "Scopes asked for; must include openid.", _scopes),
+    _Spec("oidc_groups_claim", "groups", "Claim holding the groups at the provider.", _claim),
+    _Spec(
+        "oidc_groups_from",
+        "id_token",
+        "Where groups are read: id_token or userinfo.",
+        _choice("id_token", "userinfo"),
+    ),
+    _Spec(
+        "oidc_acr_values",
+        None,
+        "acr_values asked for (and required in the ID token) when a step-up sign-in asks for MFA.",
+        _text,
+    ),
+    _Spec(
+        "oidc_algorithms",
+        "RS256,ES256,EdDSA",
+        "ID token signature algorithms accepted; none and HS* are refused.",
+        _algorithms,
+    ),
     _Spec("cookie_name", "countersign_session", "Session cookie holding the token.", _cookie_name),
     _Spec("cookie_domain", None, "Domain attribute of the session cookie.", _cookie_domain),
+    _Spec(
+        "session_key_file",
+        None,
+        "Comma list of PEM EC P-256 private keys signing sessions: the first signs, all verify.",
+        _paths,
+        "unset (dev: DATA_DIR/dev/session-key.pem)",
+    ),
+    _Spec(
+        "session_ttl",
+        "12h",
+        "Absolute lifetime of a Countersign session (never extended).",
+        _duration(),
+    ),
     _Spec(
         "assertion_header",
         None,
@@ -675,6 +789,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     issuers += _file_issuers(loader, claims, algorithms)
     _check_duplicate_issuers(loader, issuers)
     service_tokens = _file_service_tokens(loader)
+    oidc = _oidc(loader, values, origins)
     notifications = parse_channels(
         loader.file.get("notifications"),
         origin=str(loader.config_file),
@@ -687,6 +802,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     settings_values = {k: v for k, v in values.items() if k not in _SHORTHAND}
     for key in _CLAIM_KEYS:
         del settings_values[key]
+    for key in _OIDC_KEYS:
+        del settings_values[key]
     return Settings(
         **settings_values,
         issuers=tuple(issuers),
@@ -694,6 +811,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         service_tokens=service_tokens,
         notifications=notifications,
         config_file=loader.config_file,
+        oidc=oidc,
     )
 
 
@@ -706,6 +824,46 @@ def load_client_settings(environ: Mapping[str, str]) -> tuple[str, SecretStr | N
     if loader.problems:
         raise SettingsError(*loader.problems)
     return url, token
+
+
+_OIDC_KEYS = (
+    "oidc_issuer",
+    "oidc_client_id",
+    "oidc_client_secret",
+    "oidc_scopes",
+    "oidc_groups_claim",
+    "oidc_groups_from",
+    "oidc_acr_values",
+    "oidc_algorithms",
+)
+
+
+def _oidc(
+    loader: _Loader, values: Mapping[str, Any], origins: Mapping[str, str | None]
+) -> OidcSettings | None:
+    """COUNTERSIGN_OIDC_*: one provider, on when OIDC_ISSUER is set."""
+    issuer_where = origins["oidc_issuer"] or PREFIX + "OIDC_ISSUER"
+    if values["oidc_issuer"] is None:
+        for key in ("oidc_client_id", "oidc_client_secret", "oidc_acr_values"):
+            if origins[key] is not None:
+                loader.bad(issuer_where, f"required when {origins[key]} is set")
+                return None
+        return None
+    if values["oidc_client_id"] is None:
+        loader.bad(PREFIX + "OIDC_CLIENT_ID", f"required when {issuer_where} is set")
+        return None
+    if any(values[key] is _INVALID for key in _OIDC_KEYS):
+        return None
+    return OidcSettings(
+        issuer=values["oidc_issuer"],
+        client_id=values["oidc_client_id"],
+        client_secret=values["oidc_client_secret"],
+        scopes=values["oidc_scopes"],
+        groups_claim=values["oidc_groups_claim"],
+        groups_from=values["oidc_groups_from"],
+        acr_values=values["oidc_acr_values"],
+        algorithms=values["oidc_algorithms"],
+    )
 
 
 def _shorthand_issuer(

@@ -14,6 +14,7 @@ COMMANDS = {
     "token": "token",
     "requests": "requests",
     "grants": "grants",
+    "sessions": "sessions",
     "audit": "audit",
     "notify": "notify",
 }

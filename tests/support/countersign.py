@@ -101,7 +101,7 @@ def start_countersign(
     """Start `countersign serve --host 127.0.0.1 --port P` and wait until /healthz answers 200.
 
     `extra_env` adds settings (e.g. COUNTERSIGN_DEVICE_INVENTORY) to the service's environment.
-    In dev mode the service makes a new signing key at every start: mint tokens afterwards,
+    In dev mode the service keeps its signing keys under its own data directory: mint tokens
     from this instance (`RunningCountersign.mint`).
     """
     binary = components.countersign()

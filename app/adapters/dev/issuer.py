@@ -7,12 +7,7 @@ key directly (no JWKS fetch) and also publishes it at /dev/jwks.json for other t
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import hashlib
 import hmac
-import json
-import os
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -26,8 +21,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jose import jwt
 
 from app.adapters.identity.key_sources import StaticKeys
-from app.adapters.identity.keys import key_from_jwk, public_jwk
+from app.adapters.identity.keys import key_from_jwk, public_jwk, thumbprint
 from app.adapters.identity.verifier import TrustedIssuer
+from app.adapters.sessions.keys import create_key_file
 from app.config import ClaimNames
 
 KEY_PATH = Path("dev") / "issuer-key.pem"
@@ -46,13 +42,6 @@ class DevKeyError(ValueError):
 def key_file(data_dir: Path) -> Path:
     """Where the dev issuer's private key lives."""
     return data_dir / KEY_PATH
-
-
-def _thumbprint(members: Mapping[str, str]) -> str:
-    """RFC 7638 JWK thumbprint, used as the kid."""
-    required = {k: members[k] for k in ("crv", "kty", "x", "y")}
-    canonical = json.dumps(required, separators=(",", ":"), sort_keys=True).encode()
-    return base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).rstrip(b"=").decode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +78,7 @@ class DevIssuer:
         path = key_file(data_dir)
         if not path.exists():
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            _publish_new_key(path)
+            create_key_file(path)
         return cls.load(data_dir, public_url=public_url)
 
     @classmethod
@@ -98,7 +87,7 @@ class DevIssuer:
         if not isinstance(private_key, ec.EllipticCurvePrivateKey):
             raise ValueError("the dev issuer key is not an EC key")
         members = public_jwk(private_key.public_key())
-        kid = _thumbprint(members)
+        kid = thumbprint(members)
         public = {**members, "kid": kid, "alg": ALGORITHM, "use": "sig"}
         return cls(
             issuer=public_url.rstrip("/") + "/dev",
@@ -168,24 +157,3 @@ class DevIssuer:
             headers={"kid": self.kid},
         )
         return token
-
-
-def _publish_new_key(path: Path) -> None:
-    """Write a new key to a private temp file, then link it into place (atomic, no clobber)."""
-    private_key = ec.generate_private_key(ec.SECP256R1())
-    pem = private_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(pem)
-            handle.flush()
-            os.fsync(handle.fileno())
-        with contextlib.suppress(FileExistsError):  # another worker was first: use its key
-            os.link(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)

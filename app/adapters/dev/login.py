@@ -1,4 +1,5 @@
-"""The dev login: pick a user from dev-users.yaml, get a session cookie with a dev token.
+"""The dev login: pick a user from dev-users.yaml, get a Countersign session, made by the same
+SessionManager as a real sign-in (the person's issuer is the dev issuer).
 
 Login CSRF is refused with a double-submit pair: GET sets a random nonce in a SameSite=Strict
 cookie and puts HMAC(key, nonce) in the form; POST needs both to match. The key derives from the
@@ -13,8 +14,7 @@ import html
 import secrets
 import time
 from collections.abc import Callable
-from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, Query, Request
@@ -22,11 +22,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from app.adapters.dev.issuer import DevIssuer
 from app.adapters.dev.users import DevUser, DevUsers, load_dev_users
+from app.adapters.sessions.contract import SignIn
+from app.adapters.sessions.manager import SessionManager
 from app.config import Settings
 
 CSRF_COOKIE = "countersign_dev_csrf"
 MAX_FORM_BYTES = 8 * 1024
-SESSION_TTL = timedelta(hours=8)
 _PAGE_HEADERS = {
     "cache-control": "no-store",
     "content-security-policy": (
@@ -42,8 +43,8 @@ def dev_router(
     issuer: DevIssuer,
     settings: Settings,
     is_safe_redirect: Callable[[str], bool],
+    sessions: SessionManager,
     clock: Callable[[], float] = time.time,
-    session_ttl: timedelta = SESSION_TTL,
 ) -> APIRouter:
     """GET /dev/jwks.json, GET /dev/login, POST /dev/login. Mount only in dev mode."""
     router = APIRouter(prefix="/dev", include_in_schema=False)
@@ -87,19 +88,13 @@ def dev_router(
         user = load_dev_users(settings.dev_users).find(form.get("email", ""))
         if user is None:
             return _text(400, "No such user in the dev users file.")
-        token = _mint(issuer, user, settings=settings, now=clock(), ttl=session_ttl)
         rd = form.get("rd", "")
         target = rd if rd and is_safe_redirect(rd) else settings.public_url + "/"
         response = RedirectResponse(target, status_code=303, headers={"cache-control": "no-store"})
-        response.set_cookie(
-            settings.cookie_name,
-            token,
-            max_age=int(session_ttl.total_seconds()),
-            path="/",
-            domain=settings.cookie_domain,
-            secure=secure,
-            httponly=True,
-            samesite="lax",
+        sessions.establish(
+            response,
+            sign_in_of(user, issuer=issuer.issuer, now=clock()),
+            claims=_posture(user, settings=settings),
         )
         response.delete_cookie(CSRF_COOKIE, path=cookie_path, secure=secure, httponly=True)
         return response
@@ -107,22 +102,29 @@ def dev_router(
     return router
 
 
-def _mint(
-    issuer: DevIssuer, user: DevUser, *, settings: Settings, now: float, ttl: timedelta
-) -> str:
-    extra = {"country": user.country} if user.country else None
-    return issuer.mint(
-        email=user.email,
-        name=user.name or None,
-        groups=user.groups,
-        amr=user.amr,
-        device_managed=user.device_managed,
-        device_tags=user.device_tags,
-        claims=settings.claims,
-        now=now,
-        ttl=ttl,
-        extra=extra,
+def sign_in_of(user: DevUser, *, issuer: str, now: float) -> SignIn:
+    """The dev user as the dev issuer vouches for them (subject = e-mail, as `token mint`)."""
+    return SignIn(
+        issuer=issuer,
+        subject=user.email.lower(),
+        email=user.email.lower(),
+        groups=frozenset(user.groups),
+        amr=frozenset(user.amr),
+        auth_time=int(now),
     )
+
+
+def _posture(user: DevUser, *, settings: Settings) -> dict[str, Any]:
+    """What else the dev token used to say: display name, device posture, country."""
+    claims: dict[str, Any] = {}
+    if user.name:
+        claims["name"] = user.name
+    if user.device_managed is not None or user.device_tags:
+        claims[settings.claims.device_managed] = bool(user.device_managed)
+        claims[settings.claims.device_tags] = list(user.device_tags)
+    if user.country:
+        claims["country"] = user.country
+    return claims
 
 
 async def _read_form(request: Request) -> dict[str, str] | Response:
@@ -194,7 +196,7 @@ dl{{display:grid;grid-template-columns:8rem 1fr;margin:.5rem 0 0}}dd{{margin:0}}
 </style></head><body>
 <p class="banner">DEVELOPMENT MODE: anyone can sign in as anyone. Never use this in production.</p>
 <h1>Sign in (dev)</h1>
-<p>Tokens are signed by the dev issuer <code>{e(issuer)}</code>.</p>
+<p>Sessions name the dev issuer <code>{e(issuer)}</code> as the person's issuer.</p>
 {problems_html}{cards}
 </body></html>
 """

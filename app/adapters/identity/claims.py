@@ -72,6 +72,15 @@ def freeze(value: object) -> Any:
     return value
 
 
+def person_issuer(claims: Mapping[str, Any], name: str) -> str:
+    """The issuer that authenticated the person, from claim `name` of a token that carries it
+    (a session); token-malformed when it is missing or not a non-empty string."""
+    value = claims.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise IdentityError(TokenProblem.MALFORMED)
+    return value
+
+
 def identity_from_claims(claims: Mapping[str, Any], *, issuer: str, names: ClaimNames) -> Identity:
     """The Identity a verified token asserts; raises token-malformed for claims of wrong type."""
     subject = claims.get("sub")

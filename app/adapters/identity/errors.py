@@ -20,6 +20,10 @@ class TokenProblem(StrEnum):
     AUDIENCE_INVALID = "token-audience-invalid"
     KEY_UNKNOWN = "token-key-unknown"
     JWKS_UNAVAILABLE = "jwks-unavailable"
+    #: A Countersign session that was signed out or ended by an admin.
+    SESSION_ENDED = "session-ended"
+    #: A Countersign session whose end cannot be ruled out because Redis does not answer.
+    SESSION_UNCHECKABLE = "session-uncheckable"
 
 
 class IdentityError(Exception):

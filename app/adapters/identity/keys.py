@@ -8,6 +8,8 @@ another family, so an RSA key can never be used as an HMAC secret.
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,6 +189,18 @@ def public_jwk(public_key: object, *, kid: str | None = None) -> dict[str, str]:
     if kid is not None:
         members["kid"] = kid
     return members
+
+
+def thumbprint(members: Mapping[str, str]) -> str:
+    """The RFC 7638 JWK thumbprint (SHA-256) of a public key: the `kid` Countersign gives its own
+    keys, the same in every replica given the same key."""
+    required = _PUBLIC_MEMBERS.get(str(members.get("kty")))
+    if required is None:
+        raise KeyMaterialError("unsupported key type")
+    canonical = json.dumps(
+        {name: members[name] for name in required}, separators=(",", ":"), sort_keys=True
+    )
+    return _b64url(hashlib.sha256(canonical.encode()).digest())
 
 
 def key_from_pem(data: bytes) -> VerificationKey:

@@ -19,7 +19,12 @@ from typing import Any
 
 import httpx
 
-from app.adapters.identity.claims import check_audience, check_times, identity_from_claims
+from app.adapters.identity.claims import (
+    check_audience,
+    check_times,
+    identity_from_claims,
+    person_issuer,
+)
 from app.adapters.identity.compact import CompactToken, parse_compact
 from app.adapters.identity.errors import IdentityError, TokenProblem
 from app.adapters.identity.key_sources import JwksKeys, KeySource, RefreshHook, StaticKeys
@@ -42,6 +47,10 @@ class TrustedIssuer:
     algorithms: frozenset[str]
     claims: ClaimNames
     keys: KeySource
+    #: For an issuer that vouches for people another issuer authenticated (Countersign's own
+    #: sessions): the claim naming that issuer, which becomes the Identity's issuer, so the
+    #: person `(issuer, subject)` is the same with the session as with the provider's token.
+    person_issuer_claim: str | None = None
 
 
 def _static_keys(path: Path, origin: str) -> StaticKeys:
@@ -217,7 +226,10 @@ class JwtVerifier:
         exp = check_times(parsed.claims, now=now, leeway=self._leeway)
         check_issued_at(parsed.claims, now=now, leeway=self._leeway)
         check_audience(parsed.claims, entry.audiences)
-        identity = identity_from_claims(parsed.claims, issuer=entry.issuer, names=entry.claims)
+        issuer = entry.issuer
+        if entry.person_issuer_claim is not None:
+            issuer = person_issuer(parsed.claims, entry.person_issuer_claim)
+        identity = identity_from_claims(parsed.claims, issuer=issuer, names=entry.claims)
         self._cache.put(digest, identity, min(exp, now + self._cache_ttl))
         return identity
 

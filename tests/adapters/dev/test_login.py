@@ -1,5 +1,5 @@
 """The dev login page: lists users escaped, refuses cross-site posts and open redirects, and
-sets a session cookie holding a dev token."""
+starts a Countersign session for the dev user (the dev issuer is the person's issuer)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,10 @@ from fastapi import FastAPI
 from app.adapters.dev.issuer import DevIssuer
 from app.adapters.dev.login import CSRF_COOKIE, dev_router
 from app.adapters.identity.verifier import JwtVerifier
+from app.adapters.sessions.keys import keys_from_settings
+from app.adapters.sessions.manager import CookiePolicy, SessionManager
+from app.adapters.sessions.revocations import SessionRevocations
+from app.adapters.sessions.tokens import trusted_session_issuer
 from app.config import load_settings
 
 NOW = 1_714_989_600.0
@@ -57,12 +61,28 @@ class Site:
             }
         )
         self.issuer = DevIssuer.load_or_create(self.settings.data_dir, public_url=public_url)
+        keys = keys_from_settings(self.settings)
+        assert keys is not None
+        self.verifier = JwtVerifier(
+            [trusted_session_issuer(keys, issuer=public_url)], clock=lambda: NOW
+        )
+        sessions = SessionManager(
+            keys=keys,
+            revocations=SessionRevocations(None),  # signing in never reaches the store
+            issuer=public_url,
+            cookie=CookiePolicy.from_settings(self.settings),
+            ttl=self.settings.session_ttl,
+            leeway=30.0,
+            verify=self.verifier.verify,
+            clock=lambda: NOW,
+        )
         self.app = FastAPI()
         self.app.include_router(
             dev_router(
                 issuer=self.issuer,
                 settings=self.settings,
                 is_safe_redirect=is_safe,
+                sessions=sessions,
                 clock=lambda: NOW,
             )
         )
@@ -122,7 +142,8 @@ def test_missing_users_file_is_explained(tmp_path: Path) -> None:
 
 
 def test_alice_signs_in_and_returns_to_her_app(site: Site) -> None:
-    """A valid post sets an HttpOnly, SameSite=Lax session cookie and 303s back to rd."""
+    """A valid post sets an HttpOnly, SameSite=Lax session cookie for the dev issuer's person,
+    with her device posture, and 303s back to rd."""
     answer = site.run(lambda c: sign_in(c, "alice@example.com", "https://grafana.example.com/d/1"))
     assert answer.status_code == 303
     assert answer.headers["location"] == "https://grafana.example.com/d/1"
@@ -132,10 +153,14 @@ def test_alice_signs_in_and_returns_to_her_app(site: Site) -> None:
     assert "HttpOnly" in cookie
     assert "SameSite=lax" in cookie
     assert "Secure" not in cookie  # PUBLIC_URL is http here
+    assert "Max-Age=43200" in cookie  # COUNTERSIGN_SESSION_TTL, 12h by default
     token = cookie.split(";")[0].split("=", 1)[1]
-    verifier = JwtVerifier([site.issuer.trusted_issuer(site.settings.claims)], clock=lambda: NOW)
-    identity = asyncio.run(verifier.verify(token))
+    identity = asyncio.run(site.verifier.verify(token))
+    assert (identity.issuer, identity.subject) == (site.issuer.issuer, "alice@example.com")
+    assert identity.claims["iss"] == site.public_url
     assert identity.email == "alice@example.com"
+    assert identity.amr == frozenset({"pwd", "mfa"})
+    assert identity.claims["auth_time"] == int(NOW)
     assert identity.claims["device_managed"] is True
     assert identity.claims["country"] == "DE"
 

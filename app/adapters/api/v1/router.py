@@ -12,7 +12,9 @@ from app.adapters.api.v1.auth import ServiceTokens, authenticator
 from app.adapters.api.v1.grants_routes import add_grant_routes
 from app.adapters.api.v1.requests_routes import add_request_routes
 from app.adapters.api.v1.routing import ProblemRoute, add_fallback
+from app.adapters.api.v1.sessions_routes import EndSessions, add_session_routes
 from app.adapters.forward_auth.handler import Identify, ReadSignals
+from app.adapters.step_up import StepUpLinks
 from app.config import Settings
 from app.core.policy.policy_set import PolicySet
 from app.services.approvals import ApprovalService
@@ -35,6 +37,7 @@ def api_v1_router(
     settings: Settings,
     read_audit: ReadAudit,
     clock: Callable[[], datetime] = _utc_now,
+    end_sessions: EndSessions | None = None,
 ) -> APIRouter:
     """Build the router; every dependency is passed in. Client IPs are read by `signals`,
     which believes X-Forwarded-For only from TRUSTED_PROXIES, as on the forward-auth path."""
@@ -45,7 +48,12 @@ def api_v1_router(
         admin_groups=settings.admin_groups,
     )
     add_request_routes(
-        router, approvals=approvals, policies=policies, signals=signals, authenticate=authenticate
+        router,
+        approvals=approvals,
+        policies=policies,
+        signals=signals,
+        authenticate=authenticate,
+        step_up=StepUpLinks(login_url=settings.login_url, public_url=settings.public_url),
     )
     add_grant_routes(router, approvals=approvals, authenticate=authenticate)
     add_admin_routes(
@@ -56,5 +64,6 @@ def api_v1_router(
         clock=clock,
         authenticate=authenticate,
     )
+    add_session_routes(router, end_sessions=end_sessions, authenticate=authenticate)
     add_fallback(router)
     return router

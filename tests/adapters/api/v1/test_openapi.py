@@ -23,6 +23,7 @@ OPERATION_IDS = {
     "listAuditEntries",
     "getPolicies",
     "explainDecision",
+    "revokeSessions",
 }
 
 
