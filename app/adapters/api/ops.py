@@ -1,15 +1,14 @@
 """Operations endpoints: /healthz (process up), /readyz (policy loaded, Redis reachable),
-/metrics (Prometheus) and /login (where the proxies send people who must sign in)."""
+/metrics (Prometheus). Sign-in (/login) lives in app/adapters/signin."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
-from urllib.parse import quote
+from typing import Any
 
-from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from app.services.policy_repository import PolicyStatus
 
@@ -19,8 +18,6 @@ def ops_router(
     policy_status: Callable[[], PolicyStatus],
     redis_ping: Callable[[], Awaitable[Any]],
     metrics: Callable[[], bytes],
-    dev: bool,
-    is_safe_redirect: Callable[[str], bool],
     redis_timeout: float,
 ) -> APIRouter:
     """Build the router; every dependency is passed in."""
@@ -59,15 +56,5 @@ def ops_router(
     @router.get("/metrics")
     async def prometheus() -> Response:
         return Response(metrics(), media_type="text/plain; version=0.0.4; charset=utf-8")
-
-    @router.get("/login")
-    async def login(rd: Annotated[str, Query(max_length=4096)] = "/") -> Response:
-        target = rd if is_safe_redirect(rd) else "/"
-        if dev:
-            return RedirectResponse(f"/dev/login?rd={quote(target, safe='')}", status_code=302)
-        return PlainTextResponse(
-            "Sign in through your identity provider, then open the application again.\n",
-            status_code=401,
-        )
 
     return router
