@@ -421,6 +421,109 @@ def test_approver_must_be_group_or_email() -> None:
     assert ("policy.selector_shape", "$.policies[0].approval.approvers[0]") in codes
 
 
+# -- reviewers_need (step-up for approvers) --------------------------------------------------
+
+
+NEED = "$.policies[0].approval.reviewers_need"
+
+
+def reviewers_need(value: str) -> str:
+    """An approval policy whose approval block carries `reviewers_need: <value>`."""
+    return policy(
+        "  - name: a\n    action: allow\n    include: [{everyone: true}]\n"
+        "    approval:\n      approvers: [{group: sre-leads}]\n"
+        f"      reviewers_need: {value}\n"
+    )
+
+
+def test_reviewers_need_compiles_into_the_approval() -> None:
+    """`{mfa: true, max_auth_age: 15m}` becomes a requirement of MFA within 900 seconds."""
+    approval = (
+        compile_texts(reviewers_need("{mfa: true, max_auth_age: 15m}"))
+        .applications["wiki"]
+        .policies[0]
+        .approval
+    )
+    assert approval is not None
+    assert approval.reviewers_need is not None
+    assert approval.reviewers_need.mfa is True
+    assert approval.reviewers_need.max_age_seconds == 900
+
+
+@pytest.mark.parametrize(
+    ("value", "code", "path", "line", "column"),
+    [
+        (
+            "{mfa: yes please}",
+            "policy.wrong_type",
+            "$.policies[0].approval.reviewers_need.mfa",
+            10,
+            24,
+        ),
+        ("{mfa: 1}", "policy.wrong_type", "$.policies[0].approval.reviewers_need.mfa", 10, 24),
+        (
+            "{max_auth_age: 15}",
+            "policy.bad_duration",
+            "$.policies[0].approval.reviewers_need.max_auth_age",
+            10,
+            24,
+        ),
+        (
+            "{max_auth_age: 30s}",
+            "policy.bad_duration",
+            "$.policies[0].approval.reviewers_need.max_auth_age",
+            10,
+            24,
+        ),
+        (
+            "{max_auth_age: 2d}",
+            "policy.bad_duration",
+            "$.policies[0].approval.reviewers_need.max_auth_age",
+            10,
+            24,
+        ),
+        (
+            "{max_auth_age: }",
+            "policy.missing_key",
+            "$.policies[0].approval.reviewers_need.max_auth_age",
+            10,
+            24,
+        ),
+        ("{}", "policy.bad_value", "$.policies[0].approval.reviewers_need", 10, 7),
+        ("{mfa: false}", "policy.bad_value", "$.policies[0].approval.reviewers_need", 10, 7),
+        ("mfa", "policy.wrong_type", "$.policies[0].approval.reviewers_need", 10, 7),
+        ("", "policy.wrong_type", "$.policies[0].approval.reviewers_need", 0, 0),
+        (
+            "{mfa: true, max_age: 15m}",
+            "policy.unknown_key",
+            "$.policies[0].approval.reviewers_need.max_age",
+            10,
+            35,
+        ),
+    ],
+)
+def test_bad_reviewers_need_is_located(
+    value: str, code: str, path: str, line: int, column: int
+) -> None:
+    """Wrong types, durations outside 1m..24h, an empty or unknown key: one coded error each."""
+    error = only(errors_in(reviewers_need(value)))
+    assert (error.code, error.path) == (code, path)
+    if line:
+        assert (error.line, error.column) == (line, column)
+
+
+def test_unknown_reviewers_need_key_suggests_the_close_one() -> None:
+    """'max_auth_ag' → did you mean 'max_auth_age'."""
+    error = only(errors_in(reviewers_need("{max_auth_ag: 15m}")))
+    assert "(did you mean 'max_auth_age'?)" in error.message
+
+
+def test_the_auth_age_bounds_are_inclusive() -> None:
+    """1m and 24h are accepted: the bounds themselves are in range."""
+    for value in ("1m", "24h", "60s", "1440m"):
+        compile_texts(reviewers_need(f"{{max_auth_age: {value}}}"))
+
+
 # -- applications and routes -------------------------------------------------------------------
 
 

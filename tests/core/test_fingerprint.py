@@ -22,6 +22,7 @@ def fingerprint_of(
     max_duration: str = "8h",
     prompt: str = "Ticket?",
     before: str = "",
+    reviewers_need: str = "",
 ) -> str:
     """The fingerprint of one approval policy, written with the given parts."""
     listed = ", ".join(approvers if approvers is not None else APPROVERS)
@@ -37,6 +38,8 @@ policies:
       approvals_required: {required}
       max_duration: {max_duration}
 """
+    if reviewers_need:
+        text += f"      reviewers_need: {reviewers_need}\n"
     app_ = compile_policy_set([Source(f"{app}.yaml", text)]).applications[app]
     return app_.policy_named(name).fingerprint  # type: ignore[union-attr]
 
@@ -81,3 +84,33 @@ def test_edits_outside_the_requirement_keep_the_fingerprint() -> None:
 def test_an_edit_to_the_requirement_changes_the_fingerprint(edit: dict[str, object]) -> None:
     """Approvers, counts, durations, the prompt, the name or the application: a new one."""
     assert fingerprint_of(**edit) != fingerprint_of()  # type: ignore[arg-type]
+
+
+#: The fingerprint of `fingerprint_of()` before `reviewers_need` existed: adding the key to the
+#: language must not end the grants of every policy that does not use it.
+BEFORE_REVIEWERS_NEED = "3ce78999cf171026e375c529e8b5683199610744ebc7ab3371c62cca75859210"
+
+
+def test_a_policy_without_reviewers_need_keeps_its_old_fingerprint() -> None:
+    """Upgrading leaves live grants of policies without reviewers_need counting."""
+    assert fingerprint_of() == BEFORE_REVIEWERS_NEED
+
+
+@given(
+    need=st.sampled_from(["{mfa: true}", "{max_auth_age: 15m}", "{mfa: true, max_auth_age: 15m}"]),
+    other=st.sampled_from(
+        ["{mfa: true, max_auth_age: 30m}", "{max_auth_age: 1h}", "{mfa: true, max_auth_age: 5m}"]
+    ),
+)
+def test_reviewers_need_is_part_of_the_requirement(need: str, other: str) -> None:
+    """Adding reviewers_need, or changing it, gives a new fingerprint: grants approved under a
+    weaker step-up rule end."""
+    assert fingerprint_of(reviewers_need=need) != fingerprint_of()
+    assert fingerprint_of(reviewers_need=need) != fingerprint_of(reviewers_need=other)
+
+
+def test_reviewers_need_is_fingerprinted_by_value() -> None:
+    """`15m` and `900s`, or mfa spelled out as false, give the same fingerprint."""
+    assert fingerprint_of(reviewers_need="{max_auth_age: 15m}") == fingerprint_of(
+        reviewers_need="{max_auth_age: 900s, mfa: false}"
+    )

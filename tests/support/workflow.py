@@ -5,10 +5,14 @@ the database console, two of them needed (the CTO may be one); ROOT is an admin 
 nothing; MALLORY the contractor tries what she should not.
 The policies are the shipped ones under policy_rules/. Time is a clock the test moves; it
 starts at the real time so that the TTLs Redis applies line up with the records.
+The database console asks its approvers for a fresh MFA sign-in (reviewers_need: MFA within
+15 minutes): CAROL, DAVE and the CTO signed in with MFA when the tests started (SIGNED_IN);
+`signed_in` gives anyone another sign-in.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from ipaddress import ip_address
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from redis.asyncio import Redis
@@ -36,6 +41,8 @@ from app.services.principal import Principal
 
 POLICY_DIR = Path(__file__).resolve().parents[2] / "policy_rules"
 RETENTION = timedelta(days=30)
+#: When the personas signed in (epoch seconds): before any test's clock starts.
+SIGNED_IN = int(datetime.now(UTC).timestamp())
 
 ALICE = Identity(
     subject="u-alice",
@@ -54,14 +61,22 @@ CAROL = Identity(
     email="carol@example.com",
     groups=frozenset({"dba", "dba-leads"}),
     amr=frozenset({"pwd", "mfa"}),
+    claims=MappingProxyType({"auth_time": SIGNED_IN}),
 )
 DAVE = Identity(
     subject="u-dave",
     email="dave@example.com",
     groups=frozenset({"dba-leads"}),
     amr=frozenset({"pwd", "mfa"}),
+    claims=MappingProxyType({"auth_time": SIGNED_IN}),
 )
-CTO = Identity(subject="u-cto", email="cto@example.com", groups=frozenset({"leadership"}))
+CTO = Identity(
+    subject="u-cto",
+    email="cto@example.com",
+    groups=frozenset({"leadership"}),
+    amr=frozenset({"pwd", "otp"}),
+    claims=MappingProxyType({"auth_time": SIGNED_IN}),
+)
 MALLORY = Identity(
     subject="u-mallory",
     email="mallory@partner.example.net",
@@ -84,6 +99,14 @@ HOSTS = {
 def shipped_policies() -> PolicySet:
     """The example policy set under policy_rules/, compiled."""
     return compile_policy_set(load_sources(POLICY_DIR))
+
+
+def signed_in(identity: Identity, *, amr: set[str], at: datetime | None) -> Identity:
+    """`identity` after another sign-in: these methods, at `at` (None: no auth_time claim)."""
+    claims = {k: v for k, v in identity.claims.items() if k != "auth_time"}
+    if at is not None:
+        claims["auth_time"] = int(at.timestamp())
+    return dataclasses.replace(identity, amr=frozenset(amr), claims=MappingProxyType(claims))
 
 
 def person(identity: Identity) -> Principal:

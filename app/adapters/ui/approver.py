@@ -1,5 +1,10 @@
 """The approver's pages: the inbox of pending requests they may review (never their own), the
-detail of one request, and the approve and deny forms."""
+detail of one request, and the approve and deny forms.
+
+Under a policy with `reviewers_need`, an approver whose sign-in is too old or lacks MFA sees
+why and a "Sign in again" link (back to this page afterwards) instead of the approve form; an
+approval posted anyway is refused by the service with the same message and link. The deny
+form stays: denying needs no fresh sign-in."""
 
 # FastAPI reads the route annotations at run time, and they name `signed`, a local alias of
 # the sign-in dependency: so no `from __future__ import annotations` here.
@@ -11,11 +16,16 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app.adapters.ui.deps import Ui
-from app.adapters.ui.errors import approval_message, approval_status
+from app.adapters.ui.errors import approval_message, approval_status, step_up_message
 from app.adapters.ui.forms import duration_field, read_post, text_field
 from app.adapters.ui.session import Viewer
 from app.adapters.ui.views import approvals_needed, approver_lines, duration_choices
-from app.core.approvals import AccessRequest, ApprovalError, ReviewDecision
+from app.core.approvals import (
+    AccessRequest,
+    ApprovalError,
+    ReviewDecision,
+    StepUpRequiredError,
+)
 
 Cursor = Annotated[str | None, Query(max_length=40)]
 PAGE_SIZE = 50
@@ -33,6 +43,7 @@ def approver_router(ui: Ui, route_class: type) -> APIRouter:
         error: str = "",
         comment: str = "",
         status: int = 200,
+        refused: StepUpRequiredError | None = None,
     ) -> Response:
         policy = ui.policy_of(request)
         approval = policy.approval if policy is not None else None
@@ -41,6 +52,7 @@ def approver_router(ui: Ui, route_class: type) -> APIRouter:
         choices = []
         if approval is not None and can_review:
             choices = duration_choices(approval, selected=request.requested_duration)
+        step_up = refused or (ui.step_up_needed(viewer, request) if can_review else None)
         return ui.pages.render(
             "review.html",
             status=status,
@@ -54,6 +66,8 @@ def approver_router(ui: Ui, route_class: type) -> APIRouter:
             own=mine,
             reviewed=request.reviewed_by(viewer.identity),
             choices=choices,
+            step_up_text=step_up_message(step_up) if step_up is not None else "",
+            step_up_url=ui.step_up_url(request, step_up) if step_up is not None else "",
             error=error,
             comment=comment,
             status_url=ui.href(f"/request/{quote(request.id, safe='')}"),
@@ -117,6 +131,7 @@ def approver_router(ui: Ui, route_class: type) -> APIRouter:
                 error=approval_message(error),
                 comment=comment or "",
                 status=approval_status(error),
+                refused=error if isinstance(error, StepUpRequiredError) else None,
             )
         return RedirectResponse(ui.href(f"/inbox/{quote(found.id, safe='')}"), status_code=303)
 

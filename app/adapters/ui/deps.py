@@ -12,9 +12,11 @@ from starlette.requests import Request
 
 from app.adapters.forward_auth.handler import ReadSignals
 from app.adapters.identity.extract import headers_from_asgi
+from app.adapters.step_up import StepUpLinks
 from app.adapters.ui.render import Pages
 from app.adapters.ui.session import Sessions, Viewer
-from app.core.approvals import AccessRequest, RequestStatus
+from app.core.approvals import AccessRequest, RequestStatus, StepUpRequiredError
+from app.core.approvals.step_up import shortfall
 from app.core.context import AccessContext
 from app.core.paths import HostError, PathError, normalize_host, normalize_path
 from app.core.policy.model import Application, Policy
@@ -36,6 +38,7 @@ class Ui:
     is_safe_redirect: Callable[[str], bool]
     pages: Pages
     clock: Callable[[], datetime]
+    step_up: StepUpLinks
 
     def href(self, path: str) -> str:
         """A link to one of our own pages."""
@@ -78,6 +81,24 @@ class Ui:
             and policy.fingerprint == request.policy_fingerprint
             and policy.approval.is_approver(viewer.identity)
         )
+
+    def step_up_needed(self, viewer: Viewer, request: AccessRequest) -> StepUpRequiredError | None:
+        """The refusal an approval by the viewer would meet now for want of a fresh or MFA
+        sign-in (the policy's `reviewers_need`), or None when their sign-in is good enough.
+
+        Judged by the same core rule as the approval itself; it only decides what to show."""
+        policy = self.policy_of(request)
+        need = policy.approval.reviewers_need if policy and policy.approval else None
+        if need is None:
+            return None
+        missing = shortfall(viewer.identity, need, now=self.clock())
+        if not missing:
+            return None
+        return StepUpRequiredError(mfa=need.mfa, max_age=need.max_age_seconds, missing=missing)
+
+    def step_up_url(self, request: AccessRequest, need: StepUpRequiredError) -> str:
+        """Sign in again as `need` asks, then back to this request's review page."""
+        return self.step_up.sign_in_to_review(request.id, mfa=need.mfa, max_age=need.max_age)
 
     def approves_anything(self, viewer: Viewer) -> bool:
         """Whether the viewer is an approver for any application (or an admin)."""

@@ -8,6 +8,7 @@ A request the viewer may not see is a 404, never a 403: no existence oracle.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -22,17 +23,26 @@ from app.adapters.ui.forms import CsrfError, FormError
 from app.adapters.ui.render import Pages
 from app.adapters.ui.security import PAGE_HEADERS
 from app.adapters.ui.session import SignInRequiredError
-from app.core.approvals import ApprovalError, Category, ErrorCode
+from app.adapters.ui.views import human_duration
+from app.core.approvals import ApprovalError, Category, ErrorCode, StepUpRequiredError
 from app.services.errors import BadCursorError, NotRequestableError, NotVisibleError, ScopeError
 
 log = structlog.get_logger("countersign.ui")
 
-STATUS_OF = {Category.INVALID: 422, Category.FORBIDDEN: 403, Category.CONFLICT: 409}
+#: A page cannot answer 401 (no HTTP challenge fits a browser): a step-up refusal is a 403
+#: page that links to signing in again.
+STATUS_OF = {
+    Category.INVALID: 422,
+    Category.FORBIDDEN: 403,
+    Category.CONFLICT: 409,
+    Category.REAUTHENTICATE: 403,
+}
 MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.SELF_APPROVAL: "Nobody can review their own request.",
     ErrorCode.NOT_AN_APPROVER: "You are not an approver for this application.",
     ErrorCode.NOT_YOUR_REQUEST: "Only the person who asked can withdraw this request.",
     ErrorCode.NOT_ALLOWED_TO_REVOKE: "You may not end this access.",
+    ErrorCode.STEP_UP_REQUIRED: "This approval needs a fresh sign-in.",
     ErrorCode.REQUEST_NOT_PENDING: "This request has already been decided.",
     ErrorCode.REQUEST_EXPIRED: "This request waited too long and has expired.",
     ErrorCode.GRANT_NOT_ACTIVE: "This access has already ended.",
@@ -66,10 +76,23 @@ NOT_REQUESTABLE = {
 
 def approval_message(error: ApprovalError) -> str:
     """What a person is told about a refused transition (its code is in the page too)."""
+    if isinstance(error, StepUpRequiredError):
+        return step_up_message(error)
     text = MESSAGES.get(error.code, "That is not possible.")
     if error.code in _WITH_DETAIL and error.detail:
         return f"{text}: {error.detail}."
     return text
+
+
+def step_up_message(error: StepUpRequiredError) -> str:
+    """What an approver whose sign-in is too old or too weak is told."""
+    within = ""
+    if error.max_age is not None:
+        within = f" (within the last {human_duration(timedelta(seconds=error.max_age))})"
+    if error.mfa:
+        fresh = "a fresh sign-in" if error.max_age is not None else "a sign-in"
+        return f"This approval needs {fresh} with MFA{within}."
+    return f"This approval needs a fresh sign-in{within}."
 
 
 def approval_status(error: ApprovalError) -> int:

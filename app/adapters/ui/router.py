@@ -19,6 +19,7 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
 
 from app.adapters.forward_auth.handler import Identify, ReadSignals
+from app.adapters.step_up import StepUpLinks
 from app.adapters.ui.access import access_router
 from app.adapters.ui.approver import approver_router
 from app.adapters.ui.deps import Ui
@@ -64,6 +65,7 @@ def ui_router(
         is_safe_redirect=is_safe_redirect,
         pages=pages,
         clock=clock,
+        step_up=StepUpLinks(login_url=settings.login_url, public_url=settings.public_url),
     )
     route_class = page_route(pages, login_url=settings.login_url)
     router = APIRouter(route_class=route_class, include_in_schema=False)

@@ -5,7 +5,7 @@ it caused; the store saves both with a compare-and-set on `version`.
 """
 
 from app.core.approvals.codec import RecordError
-from app.core.approvals.errors import ApprovalError, Category, ErrorCode
+from app.core.approvals.errors import ApprovalError, Category, ErrorCode, StepUpRequiredError
 from app.core.approvals.events import Event, EventType, GrantTransition, RequestTransition
 from app.core.approvals.grant import Grant, GrantKind, GrantStatus
 from app.core.approvals.granting import expire_grant, in_force, justify, revoke
@@ -41,6 +41,7 @@ __all__ = [
     "Review",
     "ReviewDecision",
     "Scope",
+    "StepUpRequiredError",
     "Tally",
     "cancel",
     "expire_grant",

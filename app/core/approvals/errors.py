@@ -10,11 +10,13 @@ from enum import Enum, StrEnum
 
 
 class Category(Enum):
-    """What kind of refusal: the API maps INVALID to 422, FORBIDDEN to 403, CONFLICT to 409."""
+    """What kind of refusal: the API maps INVALID to 422, FORBIDDEN to 403, CONFLICT to 409,
+    and REAUTHENTICATE (allowed, once the person signs in again more strongly) to 401."""
 
     INVALID = "invalid"
     FORBIDDEN = "forbidden"
     CONFLICT = "conflict"
+    REAUTHENTICATE = "reauthenticate"
 
 
 class ErrorCode(StrEnum):
@@ -25,6 +27,7 @@ class ErrorCode(StrEnum):
     NOT_AN_APPROVER = "not-an-approver"
     NOT_YOUR_REQUEST = "not-your-request"
     NOT_ALLOWED_TO_REVOKE = "not-allowed-to-revoke"
+    STEP_UP_REQUIRED = "step-up-required"
     # State has moved on
     REQUEST_NOT_PENDING = "request-not-pending"
     REQUEST_EXPIRED = "request-expired"
@@ -60,6 +63,7 @@ _CATEGORIES = {
     ErrorCode.REQUEST_EXPIRED: Category.CONFLICT,
     ErrorCode.GRANT_NOT_ACTIVE: Category.CONFLICT,
     ErrorCode.POLICY_MISMATCH: Category.CONFLICT,
+    ErrorCode.STEP_UP_REQUIRED: Category.REAUTHENTICATE,
 }
 
 
@@ -75,3 +79,17 @@ class ApprovalError(Exception):
     def category(self) -> Category:
         """The kind of refusal, for choosing an API status."""
         return self.code.category
+
+
+class StepUpRequiredError(ApprovalError):
+    """step-up-required: the reviewer's sign-in is too old or lacks MFA for this policy.
+
+    Carries the whole requirement (`mfa`, `max_age` in seconds, None when no age is set), which
+    a new sign-in must meet, and what this sign-in lacks (`missing`: "mfa", "recent-sign-in").
+    """
+
+    def __init__(self, *, mfa: bool, max_age: int | None, missing: tuple[str, ...]) -> None:
+        super().__init__(ErrorCode.STEP_UP_REQUIRED, ", ".join(missing))
+        self.mfa = mfa
+        self.max_age = max_age
+        self.missing = missing

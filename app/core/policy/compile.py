@@ -12,7 +12,15 @@ from app.core.durations import DurationError, parse_duration
 from app.core.paths import PathError, normalize_path
 from app.core.policy.errors import PolicyCompileError, PolicyError, did_you_mean
 from app.core.policy.fingerprint import with_fingerprint
-from app.core.policy.model import Action, Application, Approval, Approver, Justification, Policy
+from app.core.policy.model import (
+    Action,
+    Application,
+    Approval,
+    Approver,
+    Justification,
+    Policy,
+    ReviewerRequirement,
+)
 from app.core.policy.policy_set import PolicySet
 from app.core.policy.source import Located, load_located
 from app.core.selectors import REGISTRY, Rule, SelectorError
@@ -34,7 +42,9 @@ APPROVAL_KEYS = (
     "default_duration",
     "max_duration",
     "pending_ttl",
+    "reviewers_need",
 )
+REVIEWERS_NEED_KEYS = ("mfa", "max_auth_age")
 APPROVER_KEYS = ("group", "email", "required")
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -49,6 +59,10 @@ HARD_MAX_LENGTH = 10_000
 DEFAULT_SESSION = timedelta(hours=8)
 DEFAULT_GRANT = timedelta(hours=1)
 DEFAULT_PENDING_TTL = timedelta(hours=24)
+#: `reviewers_need.max_auth_age` bounds: under a minute no sign-in survives the walk from the
+#: identity provider to the approve button; over a day it no longer means "recently".
+MIN_AUTH_AGE = timedelta(minutes=1)
+MAX_AUTH_AGE = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -495,6 +509,9 @@ class _Checker:
                     f"the approver groups require {per_group} approvals in all, more than "
                     f"approvals_required ({needed})",
                 )
+        reviewers_need = None
+        if "reviewers_need" in body:
+            reviewers_need = self._reviewers_need(body["reviewers_need"], f"{path}.reviewers_need")
         if (
             not approvers
             or needed is None
@@ -503,7 +520,41 @@ class _Checker:
             or pending_ttl is None
         ):
             return None
-        return Approval(approvers, needed, default, maximum, pending_ttl)
+        return Approval(approvers, needed, default, maximum, pending_ttl, reviewers_need)
+
+    def _reviewers_need(self, raw: Any, path: str) -> ReviewerRequirement | None:
+        body = self.mapping(raw, path, REVIEWERS_NEED_KEYS, "reviewers_need")
+        if not isinstance(raw, dict):
+            return None
+        mfa = body.get("mfa", False)
+        if not isinstance(mfa, bool):
+            self.fail(f"{path}.mfa", "policy.wrong_type", "mfa must be true or false")
+            return None
+        age: timedelta | None = None
+        if "max_auth_age" in body:
+            raw_age = self.required(body, "max_auth_age", path, "reviewers_need")
+            if raw_age is None:
+                return None
+            age = self.duration(raw_age, f"{path}.max_auth_age", MAX_AUTH_AGE)
+            if age is None:
+                return None
+            if not MIN_AUTH_AGE <= age <= MAX_AUTH_AGE:
+                self.fail(
+                    f"{path}.max_auth_age",
+                    "policy.bad_duration",
+                    "max_auth_age must be from 1m to 24h",
+                )
+                return None
+        if not mfa and age is None and all(key in REVIEWERS_NEED_KEYS for key in body):
+            # An empty requirement would read as a step-up while asking for nothing (a
+            # misspelt key is reported as such, not twice).
+            self.fail(
+                path,
+                "policy.bad_value",
+                "reviewers_need asks for nothing; set mfa: true and/or max_auth_age, or remove it",
+            )
+            return None
+        return ReviewerRequirement(mfa=mfa, max_auth_age=age)
 
     def _approvers(self, raw: Any, path: str) -> tuple[Approver, ...]:
         if raw is None:

@@ -4,8 +4,10 @@ A grant (or justified session) records the fingerprint of the policy that issued
 only while the matching policy still has that fingerprint (docs/adr/0006-grants-bound-to-policy.md).
 It covers the application id, the policy name and the compiled `approval` and `justification`
 blocks, nothing else: editing who matches (`include`, `require`, `exclude`) or another policy
-leaves live grants counting; editing the approvers, counts, durations or the reason asked for
-ends them. It is computed from the compiled values, so `60m` and `1h` give the same fingerprint.
+leaves live grants counting; editing the approvers, counts, durations, what reviewers must show
+(`reviewers_need`) or the reason asked for ends them. `reviewers_need` enters the document only
+when set, so policies without it keep the fingerprints they had before it existed. It is
+computed from the compiled values, so `60m` and `1h` give the same fingerprint.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from app.core.policy.model import Approval, Justification, Policy
+from app.core.policy.model import Approval, Justification, Policy, ReviewerRequirement
 
 
 def policy_fingerprint(application: str, policy: Policy) -> str:
@@ -45,13 +47,20 @@ def _approval(block: Approval | None) -> dict[str, Any] | None:
         return None
     # The order approvers are listed in changes nobody's rights: sort them.
     approvers = sorted((a.kind, a.value, a.required) for a in block.approvers)
-    return {
+    document: dict[str, Any] = {
         "approvers": [list(entry) for entry in approvers],
         "approvals_required": block.approvals_required,
         "default_duration": _seconds(block.default_duration),
         "max_duration": _seconds(block.max_duration),
         "pending_ttl": _seconds(block.pending_ttl),
     }
+    if block.reviewers_need is not None:
+        document["reviewers_need"] = _reviewers_need(block.reviewers_need)
+    return document
+
+
+def _reviewers_need(need: ReviewerRequirement) -> dict[str, Any]:
+    return {"mfa": need.mfa, "max_auth_age": need.max_age_seconds}
 
 
 def _justification(block: Justification | None) -> dict[str, Any] | None:

@@ -59,6 +59,23 @@ class Approver:
 
 
 @dataclass(frozen=True, slots=True)
+class ReviewerRequirement:
+    """`reviewers_need`: how an approver must have signed in to approve (step-up).
+
+    `mfa`: the sign-in used a second factor (see core.approvals.step_up for the methods);
+    `max_auth_age`: the sign-in is at most this old. At least one of them is set.
+    """
+
+    mfa: bool = False
+    max_auth_age: timedelta | None = None
+
+    @property
+    def max_age_seconds(self) -> int | None:
+        """`max_auth_age` in whole seconds, as OIDC's `max_age` and RFC 9470 speak it."""
+        return None if self.max_auth_age is None else int(self.max_auth_age.total_seconds())
+
+
+@dataclass(frozen=True, slots=True)
 class Approval:
     """A second opinion: N of M distinct approvers, for at most `max_duration`."""
 
@@ -67,6 +84,7 @@ class Approval:
     default_duration: timedelta
     max_duration: timedelta
     pending_ttl: timedelta
+    reviewers_need: ReviewerRequirement | None = None
 
     def is_approver(self, identity: Identity) -> bool:
         """Whether `identity` is listed (self-approval is refused elsewhere)."""

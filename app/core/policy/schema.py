@@ -19,6 +19,7 @@ from app.core.policy.compile import (
     APPROVER_KEYS,
     JUSTIFICATION_KEYS,
     POLICY_KEYS,
+    REVIEWERS_NEED_KEYS,
 )
 from app.core.policy.model import Action
 from app.core.selectors import REGISTRY
@@ -106,6 +107,16 @@ _PROPERTIES: dict[str, dict[str, Any]] = {
     "approval.default_duration": {**_DURATION, "default": "1h"},
     "approval.max_duration": {**_DURATION, "description": "Approvers may shorten, never exceed."},
     "approval.pending_ttl": {**_DURATION, "default": "24h"},
+    "approval.reviewers_need": {"$ref": "#/$defs/reviewers_need"},
+    "reviewers_need.mfa": {
+        "type": "boolean",
+        "default": False,
+        "description": "Approvers must have signed in with a second factor (amr).",
+    },
+    "reviewers_need.max_auth_age": {
+        **_DURATION,
+        "description": "Approvers must have signed in at most this long ago (1m to 24h).",
+    },
     "approver.group": {"type": "string", "minLength": 1},
     "approver.email": {"type": "string", "pattern": "^[^@\\s]+@[^@\\s]+$"},
     "approver.required": {
@@ -137,6 +148,11 @@ def policy_schema() -> dict[str, Any]:
             "selector": _selector(),
             "justification": _object("justification", JUSTIFICATION_KEYS, required=()),
             "approval": _object("approval", APPROVAL_KEYS, required=("approvers",)),
+            "reviewers_need": {
+                **_object("reviewers_need", REVIEWERS_NEED_KEYS, required=()),
+                "description": "Step-up: how recently and how strongly an approver signed in.",
+                "minProperties": 1,
+            },
             "approver": {
                 **_object("approver", APPROVER_KEYS, required=()),
                 "oneOf": [{"required": ["group"]}, {"required": ["email"]}],

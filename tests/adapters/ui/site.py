@@ -45,6 +45,10 @@ class Person:
     managed: bool = True
     address: str = "203.0.113.7"
     country: str = "FR"
+    amr: tuple[str, ...] = ()
+    #: How long before the token was minted the person signed in (`auth_time`); None: no
+    #: auth_time claim.
+    signed_in_ago: timedelta | None = None
 
 
 ALICE = Person("alice@example.com", ("engineering",), address="203.0.113.7", country="FR")
@@ -116,13 +120,19 @@ class Site:
 
     def token(self, person: Person) -> str:
         """A dev token for `person`, as the dev login would set it."""
+        now = time.time()
+        extra = None
+        if person.signed_in_ago is not None:
+            extra = {"auth_time": int(now - person.signed_in_ago.total_seconds())}
         return self.issuer.mint(
             email=person.email,
-            now=time.time(),
+            now=now,
             ttl=timedelta(minutes=30),
             claims=self.settings.claims,
             groups=person.groups,
+            amr=person.amr,
             device_managed=person.managed,
+            extra=extra,
         )
 
     def run(self, steps: Callable[[Visit], Awaitable[T]]) -> T:

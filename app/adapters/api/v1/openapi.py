@@ -30,6 +30,9 @@ service token acting for a person also sends that person's JWT in `X-Countersign
 reviews made that way record both. Admins are the members of `COUNTERSIGN_ADMIN_GROUPS`.
 
 **Errors** are RFC 9457 problem documents (`application/problem+json`) with a stable `code`.
+An approval refused because the policy's `reviewers_need` asks for a fresher or MFA sign-in is
+401 `step-up-required`, with an RFC 9470 `WWW-Authenticate` challenge
+(`error="insufficient_user_authentication"`, `max_age`), `step_up` and `sign_in_url`.
 
 **Durations** use the policy notation (`30m`, `4h`, `7d`) or ISO 8601 (`PT30M`).
 """
@@ -45,6 +48,8 @@ class _NotServed:
 class _NoSettings:
     service_tokens = ()
     admin_groups = ()
+    login_url = "https://countersign.example.com/login"
+    public_url = "https://countersign.example.com"
 
 
 def document() -> dict[str, Any]:

@@ -18,12 +18,17 @@ from starlette.exceptions import HTTPException
 
 from app.adapters.signals.client_ip import ForwardedHeaderError
 from app.adapters.store.redis_workflow import ContentionError
-from app.core.approvals import ApprovalError, Category, ErrorCode
+from app.core.approvals import ApprovalError, Category, ErrorCode, StepUpRequiredError
 from app.services.errors import BadCursorError, NotRequestableError, NotVisibleError, ScopeError
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:countersign:problem:"
-_BY_CATEGORY = {Category.INVALID: 422, Category.FORBIDDEN: 403, Category.CONFLICT: 409}
+_BY_CATEGORY = {
+    Category.INVALID: 422,
+    Category.FORBIDDEN: 403,
+    Category.CONFLICT: 409,
+    Category.REAUTHENTICATE: 401,
+}
 _HTTP_CODES = {
     400: "bad-request",
     401: "unauthenticated",
@@ -52,8 +57,20 @@ class FieldProblem(BaseModel):
     type: str
 
 
+class StepUpNeed(BaseModel):
+    """What a new sign-in must show (`step-up-required`): MFA, and/or at most `max_age` seconds
+    old; `missing` says what the current one lacks (`mfa`, `recent-sign-in`)."""
+
+    mfa: bool
+    max_age: int | None
+    missing: list[str]
+
+
 class Problem(BaseModel):
-    """An error answer (RFC 9457). `code` is stable: clients and tests match on it."""
+    """An error answer (RFC 9457). `code` is stable: clients and tests match on it.
+
+    With `step-up-required`, `step_up` says what the sign-in lacks and `sign_in_url` where a
+    person signs in again (then lands on the request's review page)."""
 
     type: str
     title: str
@@ -61,6 +78,8 @@ class Problem(BaseModel):
     detail: str
     code: str
     errors: list[FieldProblem] | None = None
+    step_up: StepUpNeed | None = None
+    sign_in_url: str | None = None
 
 
 class ProblemError(Exception):
@@ -75,6 +94,7 @@ class ProblemError(Exception):
         *,
         headers: Mapping[str, str] | None = None,
         errors: Sequence[FieldProblem] = (),
+        extra: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(f"{status} {code}: {detail}")
         self.status = status
@@ -82,12 +102,16 @@ class ProblemError(Exception):
         self.detail = detail
         self.headers = dict(headers or {})
         self.errors = list(errors)
+        #: RFC 9457 extension members (fields of Problem beyond the standard ones).
+        self.extra = dict(extra or {})
 
 
 def to_problem(exc: Exception) -> ProblemError:
     """The problem for any exception a route can raise; unknown ones are a logged 500."""
     if isinstance(exc, ProblemError):
         return exc
+    if isinstance(exc, StepUpRequiredError):
+        return step_up_problem(exc)
     if isinstance(exc, ApprovalError):
         return ProblemError(_BY_CATEGORY[exc.category], exc.code.value, _approval_detail(exc))
     if isinstance(exc, NotVisibleError):
@@ -150,6 +174,42 @@ _SENTENCES = {
 }
 
 
+def step_up_problem(
+    error: StepUpRequiredError, *, sign_in_url: str | None = None, acr_values: str | None = None
+) -> ProblemError:
+    """401 `step-up-required` with the RFC 9470 challenge (`insufficient_user_authentication`,
+    `max_age` when an age is asked, `acr_values` when MFA is asked and the provider has an ACR
+    for it), what is needed, and where to sign in again."""
+    params = [
+        'error="insufficient_user_authentication"',
+        f'error_description="{_step_up_sentence(error)}"',
+    ]
+    if error.max_age is not None:
+        params.append(f"max_age={error.max_age}")
+    if error.mfa and acr_values:
+        params.append(f'acr_values="{acr_values}"')
+    need = StepUpNeed(mfa=error.mfa, max_age=error.max_age, missing=list(error.missing))
+    extra: dict[str, Any] = {"step_up": need.model_dump()}
+    if sign_in_url is not None:
+        extra["sign_in_url"] = sign_in_url
+    return ProblemError(
+        401,
+        error.code.value,
+        _step_up_sentence(error),
+        headers={"www-authenticate": 'Bearer realm="countersign", ' + ", ".join(params)},
+        extra=extra,
+    )
+
+
+def _step_up_sentence(error: StepUpRequiredError) -> str:
+    wanted = []
+    if error.mfa:
+        wanted.append("with MFA")
+    if error.max_age is not None:
+        wanted.append(f"within the last {error.max_age} seconds")
+    return "approving this request needs a sign-in " + " and ".join(wanted)
+
+
 def _approval_detail(exc: ApprovalError) -> str:
     sentence = _SENTENCES.get(exc.code)
     if sentence is None:
@@ -170,6 +230,7 @@ def render(problem: ProblemError) -> JSONResponse:
     }
     if problem.errors:
         body["errors"] = [error.model_dump() for error in problem.errors]
+    body.update(problem.extra)
     headers = {"cache-control": "no-store", **problem.headers}
     return JSONResponse(body, status_code=problem.status, headers=headers, media_type=MEDIA_TYPE)
 

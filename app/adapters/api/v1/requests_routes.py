@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
 from app.adapters.api.v1.inputs import ApprovalBody, DenialBody, NewAccessRequest, to_timedelta
-from app.adapters.api.v1.problems import problem_responses
+from app.adapters.api.v1.problems import problem_responses, step_up_problem
 from app.adapters.api.v1.records import (
     AccessOutcomeOut,
     AccessRequestOut,
@@ -20,7 +20,8 @@ from app.adapters.api.v1.records import (
 )
 from app.adapters.forward_auth.handler import ReadSignals
 from app.adapters.identity.extract import headers_from_asgi
-from app.core.approvals import RequestStatus
+from app.adapters.step_up import StepUpLinks
+from app.core.approvals import RequestStatus, StepUpRequiredError
 from app.core.approvals.request import MAX_USER_AGENT
 from app.core.context import AccessContext
 from app.core.policy.policy_set import PolicySet
@@ -43,8 +44,12 @@ def add_request_routes(
     policies: Callable[[], PolicySet],
     signals: ReadSignals,
     authenticate: Callable[..., Awaitable[Principal]],
+    step_up: StepUpLinks,
+    mfa_acr_values: str | None = None,
 ) -> None:
-    """Register the access-request endpoints on `router`."""
+    """Register the access-request endpoints on `router`. `step_up` makes the sign-in link of
+    a `step-up-required` answer; `mfa_acr_values`, when the provider has an ACR for MFA, goes
+    into its RFC 9470 challenge."""
     caller = Annotated[Principal, Depends(authenticate)]
     tags: list[str | Enum] = ["access requests"]
 
@@ -151,6 +156,13 @@ def add_request_routes(
         "/access-requests/{request_id}/approve",
         operation_id="approveAccessRequest",
         summary="Approve as an eligible approver (never your own request)",
+        description=(
+            "When the request's policy sets `reviewers_need` and your sign-in does not meet it"
+            " (no MFA, or older than `max_auth_age`), the answer is 401 `step-up-required` with"
+            " an RFC 9470 `WWW-Authenticate` challenge, `step_up` (what is needed) and"
+            " `sign_in_url` (sign in again there; it leads back to the review page)."
+            " Denying never needs a fresh sign-in."
+        ),
         response_model=AccessRequestOut,
         responses=problem_responses(403, 404, 409, 413),
         tags=tags,
@@ -161,9 +173,15 @@ def add_request_routes(
         body: Annotated[ApprovalBody | None, Body()] = None,
     ) -> AccessRequestOut:
         given = body or ApprovalBody()
-        request = await approvals.approve(
-            principal, request_id, duration=to_timedelta(given.duration), comment=given.comment
-        )
+        try:
+            request = await approvals.approve(
+                principal, request_id, duration=to_timedelta(given.duration), comment=given.comment
+            )
+        except StepUpRequiredError as error:
+            # Raised only to a listed approver of a visible, pending request: the link to its
+            # review page tells them nothing new.
+            link = step_up.sign_in_to_review(request_id, mfa=error.mfa, max_age=error.max_age)
+            raise step_up_problem(error, sign_in_url=link, acr_values=mfa_acr_values) from error
         return AccessRequestOut.of(request)
 
     @router.post(

@@ -38,6 +38,9 @@ class Persona:
     groups: tuple[str, ...]
     amr: tuple[str, ...] = ("pwd", "mfa")
     device_managed: bool = True
+    #: How long before the token was minted the person signed in (`auth_time`); None: the
+    #: token has no auth_time (a provider that does not send it).
+    signed_in_ago: timedelta | None = timedelta(minutes=1)
 
 
 ALICE = Persona("alice@example.com", ("engineering",))
@@ -117,15 +120,20 @@ class Api:
     loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
 
     def token(self, who: Persona) -> str:
-        """A fresh dev token for `who`."""
+        """A fresh dev token for `who`, with `auth_time` as `who` says."""
+        now = time.time()
+        extra = None
+        if who.signed_in_ago is not None:
+            extra = {"auth_time": int(now - who.signed_in_ago.total_seconds())}
         return self.issuer.mint(
             email=who.email,
-            now=time.time(),
+            now=now,
             ttl=timedelta(minutes=10),
             claims=self.settings.claims,
             groups=who.groups,
             amr=who.amr,
             device_managed=who.device_managed,
+            extra=extra,
         )
 
     def call(
