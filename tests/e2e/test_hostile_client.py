@@ -48,6 +48,8 @@ COUNTERSIGN_IDENTITY = {
     "X-Auth-Request-User": "bob",
     "X-Auth-Request-Email": "bob@example.com",
     "X-Auth-Request-Groups": "admins",
+    # An unsigned (alg none) assertion naming BOB.
+    "X-Countersign-Assertion": "eyJhbGciOiJub25lIn0.eyJzdWIiOiJib2IiLCJhdWQiOiJvcGVuIn0.",
 }
 #: Spellings some application servers fold into the real names (CGI: `-`, `_`, `.` alike).
 IDENTITY_SPELLINGS = {
@@ -241,6 +243,9 @@ def test_no_forged_signal_or_identity_reaches_the_app(
     assert forged_arrivals(seen, managed_device) == []
     assert seen.header("X-Auth-Request-Email") == "alice@example.com"
     assert seen.header("X-Auth-Request-Groups") == "engineers"
+    assertions = [v for k, v in seen.headers if k.lower() == "x-countersign-assertion"]
+    assert len(assertions) == 1
+    assert assertions[0] != COUNTERSIGN_IDENTITY["X-Countersign-Assertion"]
 
 
 def test_the_bearer_countersign_consumed_does_not_reach_the_app(gate: Gate, tokens: Tokens) -> None:

@@ -2,7 +2,7 @@
 
 Per request: collect headers once, check the caller is a trusted proxy, extract the original
 request (flavour), identify the user (cached tokens), read signals, ask the DecisionService,
-render, and write one decision log line.
+add the signed assertion to an allow (cached), render, and write one decision log line.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from app.adapters.forward_auth.assertion import Assertions
 from app.adapters.forward_auth.flavours import (
     FLAVOURS,
     NO_STORE,
@@ -83,6 +84,8 @@ class ForwardAuth:
     signals: ReadSignals
     is_trusted_peer: Callable[[str], bool]
     targets: Targets
+    #: X-Countersign-Assertion on allow answers; None sends none.
+    assertions: Assertions | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = perf_counter()
@@ -136,9 +139,12 @@ class ForwardAuth:
             user_agent=headers.get("user-agent", "")[:512],
         )
         decision = await self.decisions.decide(context)
-        answer = flavour.render(
-            decision, original, headers, self.targets, _identity_headers(decision, identity)
-        )
+        identity_headers = _identity_headers(decision, identity)
+        if self.assertions is not None:
+            decision, identity_headers = self.assertions.attach(
+                decision, identity, identity_headers
+            )
+        answer = flavour.render(decision, original, headers, self.targets, identity_headers)
         await _send(send, answer)
         _log(
             decision,
