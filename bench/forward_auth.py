@@ -24,6 +24,9 @@ from pathlib import Path
 
 import redis
 
+from app.adapters.sessions.contract import SignIn
+from app.adapters.sessions.keys import DEV_KEY_PATH, SessionKeys, SigningKey
+from app.adapters.sessions.tokens import new_session_id, session_claims
 from app.adapters.store.keys import grant_key
 from app.core.approvals import Person, Scope
 from app.core.policy.compile import compile_policy_set
@@ -151,6 +154,9 @@ def main() -> int:
         seed_grant(client, public_url=f"http://auth.example.com:{proxy_port}", seconds=3600)
         client.close()
 
+        # A Countersign session for Bob, signed with the service's own (dev) session key, as
+        # the sign-in would set it in the cookie.
+        session = _session_for_bob(service.data_dir, public_url=service.public_url)
         nginx_auth = {
             "X-Original-URL": "https://grafana.example.com/d/1",
             "X-Original-Method": "GET",
@@ -162,6 +168,11 @@ def main() -> int:
                 "(b) /auth/nginx allow, cached JWT",
                 f"{service.base_url}/auth/nginx",
                 {**nginx_auth, "Authorization": f"Bearer {bob}"},
+            ),
+            wrk(
+                "(e) /auth/nginx allow, session cookie",
+                f"{service.base_url}/auth/nginx",
+                {**nginx_auth, "Cookie": f"countersign_session={session}"},
             ),
             wrk(
                 "(c) /auth/nginx allow via grant",
@@ -194,6 +205,28 @@ def main() -> int:
         shutil.rmtree(base, ignore_errors=True)
     _print(results)
     return 0
+
+
+def _session_for_bob(data_dir: Path, *, public_url: str) -> str:
+    """A session token as the dev login issues it (the dev session key lives in DATA_DIR)."""
+    keys = SessionKeys([SigningKey.from_file(data_dir / DEV_KEY_PATH)])
+    sign_in = SignIn(
+        issuer=public_url.rstrip("/") + "/dev",
+        subject="bob@example.com",
+        email="bob@example.com",
+        groups=frozenset({"sre", "sre-leads"}),
+        amr=frozenset({"pwd", "mfa"}),
+        auth_time=int(time.time()),
+    )
+    claims = session_claims(
+        sign_in,
+        issuer=public_url.rstrip("/"),
+        sid=new_session_id(),
+        now=time.time(),
+        ttl_seconds=3600,
+        extra={"device_managed": True},
+    )
+    return keys.sign(claims)
 
 
 def _mint_managed(env: dict[str, str], data_dir: Path) -> str:
