@@ -8,7 +8,6 @@ tokens keep verifying against the cached keys.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable, Sequence
 from typing import Protocol
@@ -17,6 +16,7 @@ import httpx
 import structlog
 
 from app.adapters.identity.keys import KeyMaterialError, VerificationKey, keys_from_jwks
+from app.adapters.identity.single_flight import SingleFlight
 
 log = structlog.get_logger("countersign.identity")
 
@@ -82,9 +82,8 @@ class JwksKeys:
         self._on_refresh = on_refresh
         self._keys: tuple[VerificationKey, ...] = ()
         self._fetched_at: float | None = None
-        self._attempted_at: float | None = None
         self._missed_at: float | None = None
-        self._inflight: asyncio.Task[None] | None = None
+        self._flight = SingleFlight(self._fetch, clock=clock)
         #: Fetch attempts made, for metrics and tests.
         self.fetches = 0
 
@@ -98,9 +97,10 @@ class JwksKeys:
         now = self._clock()
         if self._fetched_at is not None and now - self._fetched_at < self._cache_ttl:
             return
-        if self._inflight is None and not _elapsed(self._attempted_at, now, self._interval):
+        flight = self._flight
+        if not flight.running and not _elapsed(flight.attempted_at, now, self._interval):
             return
-        await self._refresh()
+        await self._flight.run()
 
     async def refresh_for_miss(self) -> bool:
         """Refetch for an unknown kid unless a miss already did within the refresh interval.
@@ -109,25 +109,11 @@ class JwksKeys:
         picked up at once, and misses alone can never fetch more than once per interval.
         """
         now = self._clock()
-        if self._inflight is None and not _elapsed(self._missed_at, now, self._interval):
+        if not self._flight.running and not _elapsed(self._missed_at, now, self._interval):
             return False
         self._missed_at = now
-        await self._refresh()
+        await self._flight.run()
         return True
-
-    async def _refresh(self) -> None:
-        task = self._inflight
-        if task is None:
-            self._attempted_at = self._clock()
-            task = asyncio.get_running_loop().create_task(self._fetch())
-            self._inflight = task
-            task.add_done_callback(self._fetch_done)
-        # Shielded: a caller that gives up must not cancel the fetch others are waiting on.
-        await asyncio.shield(task)
-
-    def _fetch_done(self, task: asyncio.Task[None]) -> None:
-        if self._inflight is task:
-            self._inflight = None
 
     async def _fetch(self) -> None:
         self.fetches += 1

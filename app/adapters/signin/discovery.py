@@ -10,7 +10,6 @@ character for character (OpenID Connect Discovery §4.3), and every endpoint mus
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import structlog
 
 from app.adapters.identity.key_sources import JwksKeys, RefreshHook
 from app.adapters.identity.keys import VerificationKey
+from app.adapters.identity.single_flight import SingleFlight
 
 log = structlog.get_logger("countersign.signin")
 
@@ -98,8 +98,7 @@ class Discovery:
         self._interval = retry_interval
         self._metadata: ProviderMetadata | None = None
         self._fetched_at: float | None = None
-        self._attempted_at: float | None = None
-        self._inflight: asyncio.Task[None] | None = None
+        self._flight = SingleFlight(self._fetch, clock=clock)
         #: Fetch attempts made, for tests.
         self.fetches = 0
 
@@ -112,26 +111,13 @@ class Discovery:
         ProviderUnavailableError only when no good document was ever had."""
         now = self._clock()
         fresh = self._fetched_at is not None and now - self._fetched_at < self._cache_ttl
-        may_try = self._attempted_at is None or now - self._attempted_at >= self._interval
-        if not fresh and (may_try or self._inflight is not None):
-            await self._refresh()
+        attempted = self._flight.attempted_at
+        may_try = attempted is None or now - attempted >= self._interval
+        if not fresh and (may_try or self._flight.running):
+            await self._flight.run()
         if self._metadata is None:
             raise ProviderUnavailableError(self.url)
         return self._metadata
-
-    async def _refresh(self) -> None:
-        task = self._inflight
-        if task is None:
-            self._attempted_at = self._clock()
-            task = asyncio.get_running_loop().create_task(self._fetch())
-            self._inflight = task
-            task.add_done_callback(self._fetch_done)
-        # Shielded: a caller that gives up must not cancel the fetch others are waiting on.
-        await asyncio.shield(task)
-
-    def _fetch_done(self, task: asyncio.Task[None]) -> None:
-        if self._inflight is task:
-            self._inflight = None
 
     async def _fetch(self) -> None:
         self.fetches += 1
