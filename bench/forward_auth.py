@@ -170,11 +170,6 @@ def main() -> int:
                 {**nginx_auth, "Authorization": f"Bearer {bob}"},
             ),
             wrk(
-                "(e) /auth/nginx allow, session cookie",
-                f"{service.base_url}/auth/nginx",
-                {**nginx_auth, "Cookie": f"countersign_session={session}"},
-            ),
-            wrk(
                 "(c) /auth/nginx allow via grant",
                 f"{service.base_url}/auth/nginx",
                 {**nginx_auth, "Authorization": f"Bearer {alice}"},
@@ -197,6 +192,11 @@ def main() -> int:
                 f"http://127.0.0.1:{proxy_port}/d/1",
                 {"Host": "grafana.example.com", "Authorization": f"Bearer {bob}"},
                 connections="1",
+            ),
+            wrk(
+                "(e) /auth/nginx allow, session cookie",
+                f"{service.base_url}/auth/nginx",
+                {**nginx_auth, "Cookie": f"countersign_session={session}"},
             ),
         ]
     finally:
@@ -269,10 +269,6 @@ def _print(results: list[Result]) -> None:
         print(f"added p50 latency through Countersign (d), {label}: {added:.2f} ms")
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def grafana_scope() -> Scope:
     """The scope of Grafana's second-opinion policy in policy_rules/ (what ALICE asks under)."""
     apps = compile_policy_set(load_sources(ROOT / "policy_rules")).applications
@@ -289,3 +285,7 @@ def seed_grant(
     alice = Person(public_url.rstrip("/") + "/dev", "alice@example.com")
     value = {"id": grant_id, "expires_at": time.time() + seconds, "policy": scope.policy}
     client.set(grant_key(alice, scope), json.dumps(value), ex=seconds)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

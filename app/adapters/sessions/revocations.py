@@ -78,12 +78,14 @@ class LocalRevocations:
         if known is None or known[0] < at:
             self.not_before[person] = (at, until)
 
-    def refused(self, sid: str, person: str, issued_at: float, now: float) -> bool:
+    def refused(self, sid: str, person: Person, issued_at: float, now: float) -> bool:
         """Whether the session is denied or was issued before its person's not-before."""
         until = self.denied.get(sid)
         if until is not None and now < until:
             return True
-        entry = self.not_before.get(person)
+        if not self.not_before:  # the usual case: no digest to compute on the hot path
+            return False
+        entry = self.not_before.get(person_tag(person))
         return entry is not None and now < entry[1] and issued_at <= entry[0]
 
     def trim(self, now: float) -> None:
@@ -173,10 +175,10 @@ class SessionRevocations:
     async def refusal(self, *, sid: str, person: Person, issued_at: float) -> TokenProblem | None:
         """Why this session may not be used (ended, or Redis cannot tell), or None."""
         now = self._clock()
-        who = person_tag(person)
         if self._live:
-            refused = self._local.refused(sid, who, issued_at, now)
+            refused = self._local.refused(sid, person, issued_at, now)
             return TokenProblem.SESSION_ENDED if refused else None
+        who = person_tag(person)
         self.redis_checks += 1
         try:
             async with self._client.pipeline(transaction=False) as pipe:
