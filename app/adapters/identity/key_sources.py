@@ -15,6 +15,7 @@ from typing import Protocol
 import httpx
 import structlog
 
+from app.adapters.identity.fetch import FetchError, download
 from app.adapters.identity.keys import KeyMaterialError, VerificationKey, keys_from_jwks
 from app.adapters.identity.single_flight import SingleFlight
 
@@ -119,9 +120,9 @@ class JwksKeys:
         self.fetches += 1
         try:
             keys = keys_from_jwks(json.loads(await self._download()))
-        except (httpx.HTTPError, ValueError, _FetchError) as error:
+        except (httpx.HTTPError, ValueError) as error:
             # ValueError covers bad JSON and KeyMaterialError (a JWKS with no usable key).
-            problem = str(error) if isinstance(error, _FetchError | KeyMaterialError) else ""
+            problem = str(error) if isinstance(error, FetchError | KeyMaterialError) else ""
             log.warning(
                 "jwks_refresh_failed",
                 issuer=self.issuer,
@@ -139,17 +140,7 @@ class JwksKeys:
         self._report(ok=True)
 
     async def _download(self) -> bytes:
-        async with self._client.stream(
-            "GET", self.url, headers={"accept": "application/json"}
-        ) as response:
-            if response.status_code != 200:
-                raise _FetchError(f"HTTP {response.status_code}")
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_JWKS_BYTES:
-                    raise _FetchError(f"larger than {MAX_JWKS_BYTES} bytes")
-            return bytes(body)
+        return await download(self._client, self.url, limit=MAX_JWKS_BYTES)
 
     def _report(self, *, ok: bool) -> None:
         if self._on_refresh is not None:
@@ -158,7 +149,3 @@ class JwksKeys:
 
 def _elapsed(since: float | None, now: float, interval: float) -> bool:
     return since is None or now - since >= interval
-
-
-class _FetchError(Exception):
-    """The JWKS endpoint answered, but not with something we can use."""

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 import structlog
 
+from app.adapters.identity.fetch import download
 from app.adapters.identity.key_sources import JwksKeys, RefreshHook
 from app.adapters.identity.keys import VerificationKey
 from app.adapters.identity.single_flight import SingleFlight
@@ -137,17 +138,7 @@ class Discovery:
         log.info("oidc_discovery_refreshed", issuer=self.issuer)
 
     async def _download(self) -> bytes:
-        async with self._client.stream(
-            "GET", self.url, headers={"accept": "application/json"}
-        ) as response:
-            if response.status_code != 200:
-                raise ValueError(f"HTTP {response.status_code}")
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_DOCUMENT_BYTES:
-                    raise ValueError(f"larger than {MAX_DOCUMENT_BYTES} bytes")
-            return bytes(body)
+        return await download(self._client, self.url, limit=MAX_DOCUMENT_BYTES)
 
 
 class DiscoveredKeys:
