@@ -27,15 +27,13 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from tests.browser.conftest import LAUNCH_ARGS, POLICY_DIR, STEP_TIMEOUT, chromium_binary
 from tests.browser.site import BrowserSite, Person
 from tests.support import components
 from tests.support.backend import Backend
-from tests.support.countersign import RunningCountersign, service_env
+from tests.support.countersign import RunningCountersign, service_env, write_session_key
 from tests.support.oidc_provider import OidcProvider, start_oidc_provider
 from tests.support.ports import LOOPBACK, free_port
 from tests.support.procs import ManagedProcess
@@ -60,19 +58,6 @@ def _load_verifier() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def _write_session_key(directory: Path) -> Path:
-    key = ec.generate_private_key(ec.SECP256R1())
-    path = directory / "session-key.pem"
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +97,7 @@ def oidc_service(
         COUNTERSIGN_OIDC_CLIENT_ID="countersign-browser",
         COUNTERSIGN_OIDC_CLIENT_SECRET="browser-client-secret",
         COUNTERSIGN_OIDC_ACR_VALUES=ACR_MFA,
-        COUNTERSIGN_SESSION_KEY_FILE=str(_write_session_key(directory)),
+        COUNTERSIGN_SESSION_KEY_FILE=str(write_session_key(directory)),
     )
     argv = [components.countersign(), "serve", "--host", LOOPBACK, "--port", str(port)]
     process = ManagedProcess(

@@ -19,11 +19,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.support.backend import Backend
-from tests.support.countersign import RunningCountersign, start_countersign
+from tests.support.countersign import RunningCountersign, start_countersign, write_session_key
 from tests.support.gate import Gate, Sent
 from tests.support.oidc_provider import OidcProvider, start_oidc_provider
 from tests.support.ports import free_ports
@@ -56,21 +54,6 @@ def _load_example() -> ModuleType:
 
 
 example = _load_example()
-
-
-def write_session_key(directory: Path) -> Path:
-    """A fresh EC P-256 private key (PKCS#8 PEM) for Countersign's sessions and assertions."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "session-key.pem"
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return path
 
 
 @pytest.fixture(scope="module")

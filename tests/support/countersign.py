@@ -164,3 +164,18 @@ def write_device_inventory(directory: Path) -> ManagedDevice:
     )
     pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
     return ManagedDevice(pem=pem, fingerprint=fingerprint, inventory=inventory)
+
+
+def write_session_key(directory: Path) -> Path:
+    """A fresh EC P-256 private key (PKCS#8 PEM) for COUNTERSIGN_SESSION_KEY_FILE."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "session-key.pem"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return path

@@ -10,12 +10,11 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from app.bootstrap import build
 from app.config import load_settings
 from app.web import CountersignApp
+from tests.support.countersign import write_session_key
 
 PUBLIC_URL = "http://auth.example.com"
 CLIENT_ID = "countersign-test"
@@ -39,20 +38,6 @@ def write_policies(directory: Path) -> Path:
     apps.mkdir(parents=True, exist_ok=True)
     (apps / "wiki.yaml").write_text(POLICY)
     return directory / "policies"
-
-
-def write_session_key(directory: Path) -> Path:
-    """A fresh ES256 key for Countersign's own sessions."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    path = directory / "session-key.pem"
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return path
 
 
 def environment(
