@@ -87,6 +87,9 @@ class Flavour(abc.ABC):
     name: ClassVar[str] = ""
     #: nginx cannot pass a redirect through auth_request: it uses 401 + Location instead.
     redirect_with_401: ClassVar[bool] = False
+    #: Whether an allow carries the Cookie the application should get (see upstream_cookie):
+    #: only for proxies that cannot rewrite the header themselves.
+    carries_upstream_cookie: ClassVar[bool] = False
 
     @abc.abstractmethod
     def original(self, scope: Mapping[str, object], headers: Headers) -> OriginalRequest:
@@ -103,6 +106,8 @@ class Flavour(abc.ABC):
         """Turn a decision into this proxy's answer."""
         effect = decision.effect
         if effect is Effect.ALLOW:
+            if not self.carries_upstream_cookie:
+                return Answer(200, [NO_STORE, *identity_headers])
             upstream = upstream_cookie(headers, targets.session_cookie)
             return Answer(200, [NO_STORE, *identity_headers, *upstream])
         if effect is Effect.DENY:
@@ -158,6 +163,7 @@ class Traefik(Flavour):
     """Traefik `forwardAuth` and Caddy `forward_auth`: the original in X-Forwarded-*."""
 
     name = "traefik"
+    carries_upstream_cookie = True
 
     def original(self, scope: Mapping[str, object], headers: Headers) -> OriginalRequest:
         return build_original(

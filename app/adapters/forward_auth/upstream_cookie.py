@@ -5,7 +5,7 @@ Proxies that can rewrite a header (nginx `map`, Caddy `request_header` with a re
 expression, an Envoy Lua filter) strip the cookie themselves. Traefik cannot: its forwardAuth
 copies the headers listed in `authResponseHeaders` from the allow answer onto the request
 (deleting the client's copy first), so the allow answer carries `Cookie` with the cleaned value,
-or no `Cookie` at all when nothing is left. Proxies that do not list `Cookie` ignore it.
+or no `Cookie` at all when nothing is left. Only the Traefik/Caddy flavour sends it.
 """
 
 from __future__ import annotations
