@@ -143,11 +143,7 @@ def build(settings: Settings) -> CountersignApp:  # noqa: PLR0915  (wiring: one 
             verify=verifier.verify,
         )
     relying_party = None
-    if settings.oidc is not None:
-        if sessions is None:
-            raise SettingsError(
-                ("COUNTERSIGN_SESSION_KEY_FILE", "is required with COUNTERSIGN_OIDC_ISSUER")
-            )
+    if settings.oidc is not None:  # keys_from_settings refused OIDC without a session key
         relying_party = RelyingParty.build(
             settings.oidc,
             public_url=settings.public_url,

@@ -134,7 +134,7 @@ def keys_from_settings(settings: Settings) -> SessionKeys | None:
             raise SettingsError(
                 (SETTING, f"unset, and the dev key {error}; delete it to make a new one")
             ) from None
-    if getattr(settings, "oidc", None) is not None:
+    if settings.oidc is not None:
         raise SettingsError(
             (SETTING, "is required with COUNTERSIGN_OIDC_ISSUER: sessions must be signed")
         )
