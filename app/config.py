@@ -112,6 +112,18 @@ class ServiceTokenSettings(BaseModel):
     scopes: frozenset[str]
 
 
+@dataclass(frozen=True, slots=True)
+class Durability:
+    """When a state change counts as done: `none` (Redis's own AOF policy), `fsync` (on the
+    primary's disk) or `replicas` (also on `replicas` replicas)."""
+
+    level: Literal["none", "fsync", "replicas"]
+    replicas: int = 0
+
+    def __str__(self) -> str:
+        return f"replicas:{self.replicas}" if self.level == "replicas" else self.level
+
+
 class Settings(BaseModel):
     """Everything configurable. Durations are timedeltas; header names are lower-case."""
 
@@ -130,6 +142,11 @@ class Settings(BaseModel):
     redis_sentinel_master: str
     redis_password: SecretStr | None
     redis_timeout: timedelta
+    durability: Durability = Durability("fsync")
+    durability_timeout: timedelta = timedelta(seconds=2)
+    idempotency_ttl: timedelta = timedelta(hours=24)
+    audit_retention: timedelta = timedelta(days=400)
+    keepalive_timeout: timedelta = timedelta(seconds=75)
     data_dir: Path
     trusted_proxies: tuple[Network, ...]
     issuers: tuple[IssuerSettings, ...]
@@ -346,6 +363,16 @@ def _choice(*options: str) -> Callable[[object], str]:
     return parse
 
 
+def _durability(raw: object) -> Durability:
+    text = _text(raw).lower()
+    if text in ("none", "fsync"):
+        return Durability(text)  # type: ignore[arg-type]
+    name, sep, count = text.partition(":")
+    if name == "replicas" and sep and count.isdigit() and 1 <= int(count) <= 16:
+        return Durability("replicas", int(count))
+    raise _BadValueError(f"must be fsync, replicas:N (N from 1 to 16) or none, got {_shown(raw)}")
+
+
 def _header(raw: object) -> str:
     text = _text(raw)
     if not _TOKEN_CHARS.match(text):
@@ -437,6 +464,38 @@ _SPECS = (
     _Spec("redis_sentinel_master", "mymaster", "Sentinel master name.", _text),
     _Spec("redis_password", None, "Redis password (secret; use REDIS_PASSWORD_FILE).", _secret),
     _Spec("redis_timeout", "250ms", "Redis socket timeout (e.g. 250ms, 2s).", _duration()),
+    _Spec(
+        "durability",
+        "fsync",
+        "When a change is acknowledged: fsync (on Redis's disk), replicas:N (and on N "
+        "replicas) or none (Redis's own AOF policy; a crash may undo acknowledged changes).",
+        _durability,
+    ),
+    _Spec(
+        "durability_timeout",
+        "2s",
+        "How long a change waits for DURABILITY before the call answers 503.",
+        _duration(),
+    ),
+    _Spec(
+        "idempotency_ttl",
+        "24h",
+        "How long the outcome of a call with an Idempotency-Key is kept for its retries.",
+        _duration(),
+    ),
+    _Spec(
+        "audit_retention",
+        "400d",
+        "How long audit entries are kept; older ones are trimmed behind a checkpoint.",
+        _duration(),
+    ),
+    _Spec(
+        "keepalive_timeout",
+        "75s",
+        "How long an idle keep-alive connection stays open; longer than any proxy's upstream "
+        "idle timeout.",
+        _duration(),
+    ),
     _Spec("data_dir", "var", "Directory for local state (embedded Redis, dev key).", _path),
     _Spec(
         "trusted_proxies",
