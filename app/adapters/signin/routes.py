@@ -37,7 +37,11 @@ from app.adapters.signin.relying_party import RelyingParty, provider_error_probl
 from app.adapters.ui.errors import page_route
 from app.adapters.ui.forms import CsrfError, read_form, read_post
 from app.adapters.ui.render import Pages
-from app.adapters.ui.security import PAGE_HEADERS, origin_of, same_origin_post
+from app.adapters.ui.security import (
+    csp_allowing_form_redirect_to,
+    origin_of,
+    same_origin_post,
+)
 from app.adapters.ui.session import Sessions as PageViewers
 from app.config import Settings
 
@@ -52,21 +56,6 @@ _ERROR_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _BINDING = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _NO_STORE = {"cache-control": "no-store"}
 _CSP = "content-security-policy"
-_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?$")
-
-
-def _csp_allowing_form_redirect_to(url: str | None) -> str | None:
-    """The pages' CSP with `form-action` also allowing the origin of `url`. The sign-out form
-    posts to us and we redirect it to the provider's end-session endpoint; browsers apply
-    `form-action` to a form's redirects too, so `'self'` alone blocks the sign-out there."""
-    if url is None:
-        return None
-    parts = urlsplit(url)
-    origin = f"{parts.scheme}://{parts.netloc}"
-    if not _ORIGIN.match(origin):
-        return None
-    policy = PAGE_HEADERS[_CSP]
-    return policy.replace("form-action 'self'", f"form-action 'self' {origin}")
 
 
 def _digest(value: str) -> str:
@@ -233,7 +222,7 @@ def signin_router(  # noqa: PLR0915  (a router factory: one closure per route)
                 end_session = (await relying_party.metadata()).end_session_endpoint
             except SignInError:
                 end_session = None  # POST /logout will not send the browser there either
-            csp = _csp_allowing_form_redirect_to(end_session)
+            csp = csp_allowing_form_redirect_to(end_session)
             if csp is not None:
                 page.headers[_CSP] = csp
         return page

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from app.adapters.ui.deps import Ui
 from app.adapters.ui.errors import approval_message, approval_status
 from app.adapters.ui.forms import duration_field, read_post, text_field
+from app.adapters.ui.security import csp_allowing_form_redirect_to
 from app.adapters.ui.session import Viewer
 from app.adapters.ui.views import approvals_needed, approver_lines, duration_choices
 from app.core.approvals import AccessRequest, ApprovalError, Grant, RequestStatus
@@ -75,7 +76,7 @@ def form_page(
     choices = []
     if approval is not None:
         choices = duration_choices(approval, selected=_parsed(picked))
-    return ui.pages.render(
+    page = ui.pages.render(
         "request_form.html",
         status=status,
         viewer=viewer,
@@ -91,6 +92,11 @@ def form_page(
         text=text,
         error=error,
     )
+    # A reason alone grants at once and the post is answered with a 303 to `rd`.
+    csp = csp_allowing_form_redirect_to(rd)
+    if csp is not None:
+        page.headers["content-security-policy"] = csp
+    return page
 
 
 def has_access_page(ui: Ui, viewer: Viewer, app: Application, grant: Grant, *, rd: str) -> Response:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
@@ -39,6 +40,27 @@ STATIC_HEADERS: Mapping[str, str] = {
     "cache-control": "public, max-age=86400",
     "cross-origin-resource-policy": "same-origin",
 }
+
+_CSP = "content-security-policy"
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?$")
+
+
+def csp_allowing_form_redirect_to(url: str | None) -> str | None:
+    """The pages' CSP with `form-action` also allowing the origin of `url`, or None.
+
+    Browsers apply the `form-action` of the page holding a form to every redirect its post
+    is answered with: a form whose post ends in a 303 to an application (the reason given,
+    go on to the Wiki) or to the provider's sign-out needs that origin listed, or the browser
+    stays on our page. `url` must already be a validated redirect target."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    if not _ORIGIN.match(origin):
+        return None
+    policy = PAGE_HEADERS[_CSP]
+    return policy.replace("form-action 'self'", f"form-action 'self' {origin}")
+
 
 _CSRF_LABEL = b"countersign page form v1"
 #: Values of Sec-Fetch-Site a form post of ours can carry ("none": typed or bookmarked).

@@ -32,8 +32,12 @@ EXPECTED_HEADERS = {
 SCRIPT = '<script>alert("pwned")</script> INC-1 "quoted" & <b>bold</b>'
 
 
-def assert_page_headers(response: httpx.Response) -> None:
-    for name, value in EXPECTED_HEADERS.items():
+def assert_page_headers(response: httpx.Response, *, form_action: str = "'self'") -> None:
+    expected = dict(EXPECTED_HEADERS)
+    expected["content-security-policy"] = expected["content-security-policy"].replace(
+        "form-action 'self'", f"form-action {form_action}"
+    )
+    for name, value in expected.items():
         assert response.headers.get(name) == value, (name, response.request.url)
 
 
@@ -136,17 +140,21 @@ def test_hostile_rd_is_escaped_or_dropped(site: Site) -> None:
 
 
 @pytest.mark.parametrize(
-    ("path", "status"),
+    ("path", "status", "form_action"),
     [
-        (request_page(), 200),
-        ("/inbox", 200),
-        ("/access", 200),
-        ("/inbox/req_nope", 404),
-        ("/request?app=nope", 404),
-        ("/", 302),
+        # The request form's post may end in a 303 to rd: its origin is allowed, no other.
+        (request_page(), 200, "'self' https://grafana.example.com"),
+        (request_page(rd=""), 200, "'self'"),
+        ("/inbox", 200, "'self'"),
+        ("/access", 200, "'self'"),
+        ("/inbox/req_nope", 404, "'self'"),
+        ("/request?app=nope", 404, "'self'"),
+        ("/", 302, "'self'"),
     ],
 )
-def test_every_answer_carries_the_security_headers(site: Site, path: str, status: int) -> None:
+def test_every_answer_carries_the_security_headers(
+    site: Site, path: str, status: int, form_action: str
+) -> None:
     """CSP, X-Frame-Options DENY, no referrer, nosniff and no-store on pages and redirects."""
 
     async def steps(visit: Visit) -> httpx.Response:
@@ -154,6 +162,17 @@ def test_every_answer_carries_the_security_headers(site: Site, path: str, status
 
     answer = site.run(steps)
     assert answer.status_code == status
+    assert_page_headers(answer, form_action=form_action)
+
+
+def test_a_refused_rd_adds_nothing_to_form_action(site: Site) -> None:
+    """An rd that is not a safe redirect target is dropped, and so is its origin."""
+
+    async def steps(visit: Visit) -> httpx.Response:
+        return await visit.as_(ALICE).get(request_page(rd="https://evil.example.net/x"))
+
+    answer = site.run(steps)
+    assert answer.status_code == 200
     assert_page_headers(answer)
 
 
