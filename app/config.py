@@ -441,9 +441,10 @@ _SPECS = (
     _Spec("workers", "1", "Number of server worker processes.", _int(1, 64)),
     _Spec(
         "public_url",
-        "http://127.0.0.1:8080",
+        None,
         "Absolute http(s) URL where users reach Countersign (no query).",
         _url,
+        "http://HOST:PORT (127.0.0.1 for a wildcard HOST)",
     ),
     _Spec("login_url", None, "Where unauthenticated users are sent.", _url, "PUBLIC_URL/login"),
     _Spec("policy_dir", "policy_rules", "Directory holding the policy files.", _path),
@@ -651,9 +652,10 @@ _SPECS = (
     _Spec("max_token_bytes", "16384", "Longest token accepted.", _int(1024, 1_048_576)),
     _Spec(
         "api_url",
-        "http://127.0.0.1:8080",
+        None,
         "Where the `requests` and `grants` commands reach the REST API.",
         _url,
+        "http://127.0.0.1:PORT",
     ),
     _Spec(
         "api_token",
@@ -832,6 +834,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     for spec in _SPECS:
         values[spec.key], origins[spec.key] = loader.value(spec.key)
 
+    _derive_local_urls(values)
     if values["login_url"] is None and values["public_url"] is not _INVALID:
         values["login_url"] = values["public_url"] + "/login"
     if values["dev_users"] is None and values["policy_dir"] is not _INVALID:
@@ -876,13 +879,36 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
 
 def load_client_settings(environ: Mapping[str, str]) -> tuple[str, SecretStr | None]:
     """API_URL and API_TOKEN (or API_TOKEN_FILE) for the CLI's API commands. The server's
-    settings are not read: a workstation calling a remote service has none of them."""
+    settings are not read (a workstation calling a remote service has none of them), except
+    PORT, from which API_URL's default comes."""
     loader = _Loader(environ)
-    url, _ = loader.value("api_url")
-    token, _ = loader.value("api_token")
+    values: dict[str, Any] = {}
+    for key in ("host", "port", "api_url", "api_token"):
+        values[key], _ = loader.value(key)
     if loader.problems:
         raise SettingsError(*loader.problems)
-    return url, token
+    values["public_url"] = ""
+    _derive_local_urls(values)
+    return values["api_url"], values["api_token"]
+
+
+def _derive_local_urls(values: dict[str, Any]) -> None:
+    """PUBLIC_URL and API_URL default to this instance's own address, so setting PORT alone
+    moves the dev issuer, the sign-in redirects and the CLI along with the server."""
+    host, port = values["host"], values["port"]
+    if host is _INVALID or port is _INVALID:  # already reported; nothing to derive from
+        for key in ("public_url", "api_url"):
+            if values[key] is None:
+                values[key] = _INVALID
+        return
+    if host in ("0.0.0.0", "::", "[::]", "*", ""):  # noqa: S104  (a wildcard: not an address to visit)
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    if values["public_url"] is None:
+        values["public_url"] = f"http://{host}:{port}"
+    if values["api_url"] is None:
+        values["api_url"] = f"http://127.0.0.1:{port}"
 
 
 _OIDC_KEYS = (

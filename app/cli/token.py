@@ -91,7 +91,7 @@ def run(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None) -
         return 2
     data_dir = args.data_dir if args.data_dir is not None else settings.data_dir
     try:
-        issuer = DevIssuer.load(data_dir, public_url=settings.public_url)
+        issuer = DevIssuer.load(data_dir, public_url=settings.public_url, recorded=True)
     except DevKeyMissingError:
         print(
             f"countersign: no dev issuer key at {key_file(data_dir)}; "

@@ -79,3 +79,16 @@ def test_bad_settings_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     """A bad COUNTERSIGN_* variable is reported like the service does."""
     assert mint(["--email", "a@example.com"], {"COUNTERSIGN_PUBLIC_URL": "nope"}) == 2
     assert capsys.readouterr().err.startswith("countersign: COUNTERSIGN_PUBLIC_URL:")
+
+
+def test_a_token_minted_with_other_settings_is_one_the_running_service_accepts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The service on :9090 owns DATA_DIR; a shell without its PORT (or with another
+    PUBLIC_URL) still mints for the issuer that service announced."""
+    service = DevIssuer.load_or_create(tmp_path, public_url="http://127.0.0.1:9090")
+    environ = {"COUNTERSIGN_DATA_DIR": str(tmp_path), "COUNTERSIGN_PUBLIC_URL": "http://x.test"}
+    assert mint(["--email", "alice@example.com"], environ) == 0
+    token = capsys.readouterr().out.strip()
+    identity = asyncio.run(JwtVerifier([service.trusted_issuer(ClaimNames())]).verify(token))
+    assert identity.claims["iss"] == "http://127.0.0.1:9090/dev"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.config import SETTINGS_DOC, Settings, SettingsError, load_settings
+from app.config import SETTINGS_DOC, Settings, SettingsError, load_client_settings, load_settings
 
 IDP = {
     "COUNTERSIGN_ISSUER": "https://idp.example.com",
@@ -35,6 +35,34 @@ def test_defaults_need_no_environment() -> None:
     assert settings.jwt_algorithms == ("RS256", "ES256", "EdDSA")
     assert settings.dev_users == Path("policy_rules/dev-users.yaml")
     assert (settings.dev, settings.redis_url, settings.issuers) == (False, None, ())
+
+
+@pytest.mark.parametrize(
+    ("env", "public_url"),
+    [
+        ({"COUNTERSIGN_PORT": "9090"}, "http://127.0.0.1:9090"),
+        ({"COUNTERSIGN_HOST": "0.0.0.0", "COUNTERSIGN_PORT": "9090"}, "http://127.0.0.1:9090"),  # noqa: S104
+        ({"COUNTERSIGN_HOST": "::1", "COUNTERSIGN_PORT": "9443"}, "http://[::1]:9443"),
+        ({"COUNTERSIGN_HOST": "auth.test"}, "http://auth.test:8080"),
+        (
+            {"COUNTERSIGN_PORT": "9090", "COUNTERSIGN_PUBLIC_URL": "https://auth.example.com"},
+            "https://auth.example.com",
+        ),
+    ],
+)
+def test_public_url_follows_host_and_port_unless_set(env: dict[str, str], public_url: str) -> None:
+    """Setting PORT alone moves PUBLIC_URL, the sign-in URL and the CLI's API_URL with it."""
+    settings = load_settings(env)
+    assert settings.public_url == public_url
+    assert settings.login_url == public_url + "/login"
+    assert settings.api_url == f"http://127.0.0.1:{settings.port}"
+
+
+def test_the_cli_finds_the_api_on_port() -> None:
+    """`requests`/`grants` commands default to this machine's PORT."""
+    assert load_client_settings({"COUNTERSIGN_PORT": "9191"})[0] == "http://127.0.0.1:9191"
+    with pytest.raises(SettingsError, match="COUNTERSIGN_PORT"):
+        load_client_settings({"COUNTERSIGN_PORT": "http"})
 
 
 def test_settings_are_frozen() -> None:

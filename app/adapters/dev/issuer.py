@@ -7,7 +7,9 @@ key directly (no JWKS fetch) and also publishes it at /dev/jwks.json for other t
 
 from __future__ import annotations
 
+import contextlib
 import hmac
+import os
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +29,9 @@ from app.adapters.sessions.keys import create_key_file
 from app.config import ClaimNames
 
 KEY_PATH = Path("dev") / "issuer-key.pem"
+#: The `iss` of the service that last started on this DATA_DIR: `token mint` signs with it, so
+#: a token minted from a shell with other settings is still one that service accepts.
+ISSUER_PATH = Path("dev") / "issuer"
 DEV_AUDIENCE = "countersign"
 ALGORITHM = "ES256"
 
@@ -55,8 +60,14 @@ class DevIssuer:
     _private_pem: bytes = field(repr=False)
 
     @classmethod
-    def load(cls, data_dir: Path, *, public_url: str) -> DevIssuer:
-        """The existing key; raises DevKeyMissingError if there is none."""
+    def load(cls, data_dir: Path, *, public_url: str, recorded: bool = False) -> DevIssuer:
+        """The existing key; raises DevKeyMissingError if there is none. With `recorded`, the
+        issuer is the one the service that owns DATA_DIR announced at its start, when known."""
+        if recorded:
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                known = (data_dir / ISSUER_PATH).read_text("utf-8").strip()
+                if known.endswith("/dev"):
+                    public_url = known.removesuffix("/dev")
         path = key_file(data_dir)
         try:
             pem = path.read_bytes()
@@ -79,7 +90,9 @@ class DevIssuer:
         if not path.exists():
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             create_key_file(path)
-        return cls.load(data_dir, public_url=public_url)
+        issuer = cls.load(data_dir, public_url=public_url)
+        _record_issuer(data_dir / ISSUER_PATH, issuer.issuer)
+        return issuer
 
     @classmethod
     def _from_pem(cls, pem: bytes, *, public_url: str) -> DevIssuer:
@@ -157,3 +170,13 @@ class DevIssuer:
             headers={"kid": self.kid},
         )
         return token
+
+
+def _record_issuer(path: Path, issuer: str) -> None:
+    """Write `issuer` to `path` atomically, unless it already says so."""
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        if path.read_text("utf-8").strip() == issuer:
+            return
+    spare = path.with_name(f".{path.name}.{os.getpid()}")
+    spare.write_text(issuer + "\n", "utf-8")
+    spare.replace(path)
