@@ -1,4 +1,4 @@
-"""The pinned semantics of DESIGN.md §3 and §4, one behaviour per test."""
+"""The pinned semantics of policies and decisions (docs/architecture.md §3, §4), one per test."""
 
 from __future__ import annotations
 
@@ -546,7 +546,7 @@ def test_reason_codes_are_kebab_case() -> None:
 
 
 def test_effect_values_are_the_documented_six() -> None:
-    """The effects are exactly those of DESIGN.md §4."""
+    """The effects are exactly those of docs/architecture.md §4."""
     assert {e.value for e in Effect} == {
         "allow",
         "deny",

@@ -1,7 +1,7 @@
 """How each proxy describes the original request, and how it wants each answer rendered.
 
 One small class per flavour, as Authelia does: `original()` extracts the target, `render()`
-picks the status, headers and body. Precedence of cases is the table in DESIGN.md §5.
+picks the status, headers and body. Precedence of cases is the table in docs/architecture.md §5.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The second opinion as pure transitions: access requests, reviews and grants (DESIGN.md §7).
+"""The second opinion as pure transitions: requests, reviews and grants (docs/architecture.md §7).
 
 Every transition takes the current value and `now`, and returns the next value plus the events
 it caused; the store saves both with a compare-and-set on `version`.
