@@ -9,6 +9,7 @@ import os
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import structlog
 from fastapi import FastAPI
@@ -44,6 +45,7 @@ from app.core.policy.errors import PolicyCompileError
 from app.core.redirects import is_safe_redirect
 from app.services.approvals import ApprovalService
 from app.services.decide import DecisionService
+from app.services.policy_files import PolicyDirectoryError
 from app.services.policy_repository import PolicyRepository
 from app.web import CountersignApp
 
@@ -72,8 +74,16 @@ def prepare_process(settings: Settings) -> str | None:
     except PolicyCompileError as exc:
         lines = "\n".join(str(e) for e in exc.errors)
         return f"the policy set in {settings.policy_dir} is invalid:\n{lines}"
+    except PolicyDirectoryError as exc:
+        return f"cannot load policies: {exc} (COUNTERSIGN_POLICY_DIR)"
     except (OSError, ValueError) as exc:
         return f"cannot load policies from {settings.policy_dir}: {exc}"
+    if not settings.dev and not settings.issuers and settings.oidc is None:
+        return (
+            "nobody could sign in: set COUNTERSIGN_OIDC_ISSUER (sign-in through your provider) "
+            "or COUNTERSIGN_ISSUER with COUNTERSIGN_JWKS_URL (tokens from an identity proxy), "
+            "or COUNTERSIGN_DEV=1 to try Countersign out"
+        )
     if settings.dev:
         from app.adapters.dev.issuer import DevIssuer  # noqa: PLC0415  (dev only)
 
@@ -212,6 +222,7 @@ def build(settings: Settings) -> CountersignApp:  # noqa: PLR0915  (wiring: one 
         await verifier.warm()
         if relying_party is not None:
             await relying_party.warm()
+        await report_unreachable_store(redis, settings.redis_timeout.total_seconds() * 4)
         # Everything built so far lives as long as the process: keep it out of the garbage
         # collector's way, so collections triggered by requests scan only request garbage.
         gc.collect()
@@ -254,6 +265,10 @@ def build(settings: Settings) -> CountersignApp:  # noqa: PLR0915  (wiring: one 
             redis_ping=redis.ping,
             metrics=metrics.render,
             redis_timeout=settings.redis_timeout.total_seconds(),
+            key_status=lambda: {
+                **verifier.key_status(),
+                **(relying_party.key_status() if relying_party is not None else {}),
+            },
         )
     )
     api.include_router(
@@ -302,6 +317,20 @@ def build(settings: Settings) -> CountersignApp:  # noqa: PLR0915  (wiring: one 
         )
     )
     return CountersignApp(forward_auth=forward_auth, api=api)
+
+
+async def report_unreachable_store(redis: Any, wait: float) -> None:
+    """Say at start, in one line, that Redis does not answer: the service starts anyway and
+    `/readyz` stays not ready until it does (checks that need it answer 503 meanwhile)."""
+    try:
+        async with asyncio.timeout(wait):
+            await redis.ping()
+    except Exception as exc:  # any failure is the same report
+        log.warning(
+            "redis_unreachable",
+            problem=str(exc)[:200] or type(exc).__name__,
+            message="Redis does not answer; /readyz reports not ready until it does",
+        )
 
 
 async def sweep_forever(

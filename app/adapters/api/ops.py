@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter
@@ -19,6 +19,7 @@ def ops_router(
     redis_ping: Callable[[], Awaitable[Any]],
     metrics: Callable[[], bytes],
     redis_timeout: float,
+    key_status: Callable[[], Mapping[str, bool]] | None = None,
 ) -> APIRouter:
     """Build the router; every dependency is passed in."""
     router = APIRouter(include_in_schema=False)
@@ -36,7 +37,8 @@ def ops_router(
                 await redis_ping()
         except Exception:  # reported, not raised: readiness is a report
             redis_ok = False
-        ready = bool(status.version) and redis_ok
+        keys = dict(key_status()) if key_status is not None else {}
+        ready = bool(status.version) and redis_ok and all(keys.values())
         body = {
             "ready": ready,
             "policy": {
@@ -48,6 +50,8 @@ def ops_router(
                 "errors": [str(e) for e in status.errors],
             },
             "redis": {"reachable": redis_ok},
+            # Issuers whose keys were never fetched cannot verify anyone: not ready yet.
+            "identity": {"issuers_with_keys": keys},
         }
         return JSONResponse(
             body, status_code=200 if ready else 503, headers={"cache-control": "no-store"}

@@ -8,6 +8,8 @@ refused). Only a token that passed everything is cached, keyed by its SHA-256.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import math
 import time
@@ -118,6 +120,7 @@ class JwtVerifier:
         owned_client: httpx.AsyncClient | None = None,
     ) -> None:
         self._issuers = {entry.issuer: entry for entry in issuers}
+        self._warming: asyncio.Task[None] | None = None
         self._clock = clock
         self._leeway = leeway
         self._cache = TokenCache(token_cache_size)
@@ -184,6 +187,10 @@ class JwtVerifier:
 
     async def aclose(self) -> None:
         """Close the HTTP client if this verifier made it."""
+        if self._warming is not None and not self._warming.done():
+            self._warming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._warming
         if self._owned_client is not None:
             await self._owned_client.aclose()
 
@@ -191,6 +198,16 @@ class JwtVerifier:
         """Fetch every issuer's keys now (at start-up); failures are logged, not raised."""
         for entry in self._issuers.values():
             await entry.keys.ensure_fresh()
+
+    def key_status(self) -> dict[str, bool]:
+        """Whether each issuer has keys to verify with. When one has none, a fetch starts in
+        the background (at most once per refresh interval), so a provider that was down at
+        start-up makes the service ready as soon as it answers, and a probe never waits on it."""
+        if any(not entry.keys.current() for entry in self._issuers.values()) and (
+            self._warming is None or self._warming.done()
+        ):
+            self._warming = asyncio.get_running_loop().create_task(self.warm())
+        return {issuer: bool(entry.keys.current()) for issuer, entry in self._issuers.items()}
 
     def cached(self, token: str) -> Identity | None:
         """The fast path: the identity of a token verified before and not yet expired."""

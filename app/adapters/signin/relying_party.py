@@ -167,6 +167,10 @@ class RelyingParty:
         """Fetch the discovery document and keys now; failures are logged, not raised."""
         await self._verifier.warm()
 
+    def key_status(self) -> dict[str, bool]:
+        """Whether the provider's keys (and so its discovery document) are held."""
+        return self._verifier.key_status()
+
     async def aclose(self) -> None:
         """Close the HTTP clients."""
         await self._oauth.aclose()

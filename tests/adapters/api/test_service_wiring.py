@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import http.server
+import json
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -123,3 +126,100 @@ def test_invalid_policy_dir_is_reported_before_start(tmp_path: Path, server: Red
     problem = prepare_process(settings)
     assert problem is not None
     assert "x.yaml:2:" in problem
+
+
+def test_production_without_a_way_to_sign_in_refuses_to_start(tmp_path: Path) -> None:
+    """Outside dev mode, no issuer and no OpenID provider: one line saying what to set."""
+    settings = load_settings(
+        {"COUNTERSIGN_POLICY_DIR": str(POLICY_DIR), "COUNTERSIGN_DATA_DIR": str(tmp_path)}
+    )
+    problem = prepare_process(settings)
+    assert problem is not None
+    assert "\n" not in problem
+    assert "COUNTERSIGN_OIDC_ISSUER" in problem
+    assert "COUNTERSIGN_ISSUER" in problem
+
+
+def test_a_missing_policy_directory_is_one_line(tmp_path: Path) -> None:
+    """No traceback: the directory and the setting that names it."""
+    settings = settings_for(tmp_path, "redis://127.0.0.1:1/0").model_copy(
+        update={"policy_dir": tmp_path / "nope"}
+    )
+    problem = prepare_process(settings)
+    assert problem is not None
+    assert "\n" not in problem
+    assert "no such policy directory" in problem
+    assert "COUNTERSIGN_POLICY_DIR" in problem
+
+
+def test_not_ready_until_the_issuers_keys_are_fetched(tmp_path: Path, server: RedisServer) -> None:
+    """A JWKS URL that does not answer at start: /readyz is 503 naming the issuer, and 200 as
+    soon as the keys can be fetched, without a restart."""
+    keys = DevIssuer.load_or_create(tmp_path / "idp", public_url="http://idp.test")
+    port = free_port()
+    issuer = "https://idp.example.com"
+    settings = load_settings(
+        {
+            "COUNTERSIGN_REDIS_URL": server.url,
+            "COUNTERSIGN_POLICY_DIR": str(POLICY_DIR),
+            "COUNTERSIGN_DATA_DIR": str(tmp_path),
+            "COUNTERSIGN_LOG_LEVEL": "error",
+            "COUNTERSIGN_REDIS_TIMEOUT": "2s",
+            "COUNTERSIGN_ISSUER": issuer,
+            "COUNTERSIGN_AUDIENCE": "countersign",
+            "COUNTERSIGN_JWKS_URL": f"http://127.0.0.1:{port}/jwks.json",
+            # Every probe may try again at once: the test need not wait out an interval.
+            "COUNTERSIGN_JWKS_REFRESH_INTERVAL": "1ms",
+        }
+    )
+    assert prepare_process(settings) is None
+    app = build(settings)
+
+    async def probe() -> tuple[httpx.Response, httpx.Response]:
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4321))
+        async with httpx.AsyncClient(transport=transport, base_url="http://countersign") as http:
+            before = await http.get("/readyz")
+            with JwksServer(port, keys.jwks()):
+                deadline = time.monotonic() + 20
+                after = await http.get("/readyz")
+                while after.status_code != 200 and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)  # polling a condition, not waiting for time
+                    after = await http.get("/readyz")
+            return before, after
+
+    before, after = asyncio.run(probe())
+    assert before.status_code == 503
+    assert before.json()["identity"] == {"issuers_with_keys": {issuer: False}}
+    assert before.json()["redis"] == {"reachable": True}
+    assert after.status_code == 200, after.json()
+    assert after.json()["identity"] == {"issuers_with_keys": {issuer: True}}
+
+
+class JwksServer:
+    """A JWKS document served on a loopback port from a thread, while in a `with` block."""
+
+    def __init__(self, port: int, document: object) -> None:
+        body = json.dumps(document).encode()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_: object) -> None:
+                return
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> JwksServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
