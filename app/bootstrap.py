@@ -14,6 +14,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI
 
+from app import __version__
 from app.adapters.api.ops import ops_router
 from app.adapters.api.v1.router import api_v1_router
 from app.adapters.forward_auth.assertion import Assertions
@@ -253,7 +254,7 @@ def build(settings: Settings) -> CountersignApp:  # noqa: PLR0915  (wiring: one 
 
     api = FastAPI(
         title="Countersign",
-        version="0.1.0",
+        version=__version__,
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,

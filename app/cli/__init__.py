@@ -7,6 +7,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from app import __version__
+
 #: sub-command → module under app.cli that defines `register(subparsers)`.
 COMMANDS = {
     "serve": "serve",
@@ -25,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="countersign", description="Countersign: a zero-trust policy decision point."
     )
+    parser.add_argument("--version", action="version", version=f"countersign {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module_name in COMMANDS.values():
         module = importlib.import_module(f"app.cli.{module_name}")

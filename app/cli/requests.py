@@ -1,4 +1,5 @@
-"""`countersign requests list|show|approve|deny`: access requests through the REST API.
+"""`countersign requests create|list|show|approve|deny|cancel`: access requests through the
+REST API.
 
 Also the plumbing the `grants` commands share: `--api` and `--token` (defaults from
 COUNTERSIGN_API_URL and COUNTERSIGN_API_TOKEN or its _FILE), a table printer that shows
@@ -31,6 +32,18 @@ def register(sub: Any) -> None:
     )
     actions = parser.add_subparsers(dest="requests_command", required=True, metavar="ACTION")
 
+    create = actions.add_parser(
+        "create",
+        help="ask for access to an application for yourself",
+        description="Ask for access. Prints the request (or the grant you already have).",
+    )
+    create.add_argument("application", help="the application id, e.g. grafana")
+    create.add_argument(
+        "--reason", "--justification", dest="justification", help="why you need it (recorded)"
+    )
+    create.add_argument("--duration", help="how long you ask for, e.g. 30m, 2h or PT45M")
+    connection(create, create_request)
+
     listing = actions.add_parser("list", help="requests you may see, newest first")
     listing.add_argument(
         "--status", choices=("pending", "approved", "denied", "expired", "cancelled")
@@ -57,6 +70,10 @@ def register(sub: Any) -> None:
     deny.add_argument("id", help="the request id (req_...)")
     deny.add_argument("--comment", required=True, help="why (recorded and shown to them)")
     connection(deny, deny_request)
+
+    cancel = actions.add_parser("cancel", help="withdraw your own pending request")
+    cancel.add_argument("id", help="the request id (req_...)")
+    connection(cancel, cancel_request)
 
 
 def add_paging(parser: argparse.ArgumentParser) -> None:
@@ -129,6 +146,33 @@ def page_footer(page: Mapping[str, Any]) -> None:
     """Tell how to get the next page, if any."""
     if page.get("next_cursor"):
         print(f"\nmore: --cursor {clean(page['next_cursor'], 80)}")
+
+
+def create_request(client: ApiClient, args: argparse.Namespace) -> int:
+    """`requests create`: the new (or still open) request, or the grant already in force."""
+    body = {"application": args.application}
+    body |= {k: getattr(args, k) for k in ("justification", "duration") if getattr(args, k)}
+    outcome = client.call("POST", _PREFIX, json=body)
+    if args.json:
+        return emit_json(outcome)
+    if outcome.get("request") is not None:
+        if not outcome["created"]:
+            print("you already have an open request for this application:")
+        print_request(outcome["request"])
+    elif outcome.get("grant") is not None:
+        grant = outcome["grant"]
+        verb = "granted" if outcome["created"] else "you already have access"
+        print(f"{verb}: {clean(grant['application'])} until {clean(grant['expires_at'])}")
+    return 0
+
+
+def cancel_request(client: ApiClient, args: argparse.Namespace) -> int:
+    """`requests cancel`."""
+    request = client.call("POST", f"{_PREFIX}/{args.id}/cancel")
+    if args.json:
+        return emit_json(request)
+    print_request(request)
+    return 0
 
 
 def list_requests(client: ApiClient, args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -191,3 +192,47 @@ def test_the_token_can_come_from_a_file(
 def test_cells_never_carry_terminal_controls() -> None:
     """Other people's text is shown flat: no escape sequences, newlines or tabs."""
     assert clean("evil\x1b[2J\nname\tx") == "evil [2J name x"
+
+
+def test_create_then_cancel_from_the_command_line(
+    service: Service, monkeypatch: pytest.MonkeyPatch, capsys: Captured
+) -> None:
+    """ALICE asks with a reason and a duration, sees the pending request, then withdraws it."""
+    open_one = service.ask(ALICE)
+    service.call("POST", f"/api/v1/access-requests/{open_one['id']}/cancel", ALICE)
+    capsys.readouterr()
+    code = cli(
+        service, monkeypatch, ALICE, "create", "grafana", "--reason", "INC-77 dashboards",
+        "--duration", "2h",
+    )  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "status        pending" in out
+    assert "justification INC-77 dashboards" in out
+    assert "duration      2h" in out
+    request_id = next(line.split()[1] for line in out.splitlines() if line.startswith("id "))
+    assert request_id != open_one["id"]
+
+    assert cli(service, monkeypatch, ALICE, "cancel", request_id) == 0
+    assert "status        cancelled" in capsys.readouterr().out
+
+
+def test_asking_again_says_the_request_is_already_open(
+    service: Service, monkeypatch: pytest.MonkeyPatch, capsys: Captured
+) -> None:
+    """A second `create` answers with the open request, and says so."""
+    open_one = service.ask(ALICE)
+    capsys.readouterr()
+    assert cli(service, monkeypatch, ALICE, "create", "grafana", "--reason", "again") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("you already have an open request for this application:")
+    assert f"id            {open_one['id']}" in out
+
+
+def test_version_is_the_installed_release(capsys: Captured) -> None:
+    """`countersign --version` prints the release pyproject.toml declares."""
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    declared = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    assert capsys.readouterr().out == f"countersign {declared['project']['version']}\n"
