@@ -57,3 +57,17 @@ def format_duration(value: timedelta) -> str:
         if seconds % size == 0 and seconds >= size:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
+
+
+_WORDS = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
+
+
+def in_words(value: timedelta) -> str:
+    """A duration for people, in the largest exact unit: `15 minutes`, `1 hour`, `8 hours`,
+    `90 seconds` (messages and pages say this, never a raw count of seconds)."""
+    seconds = int(value.total_seconds())
+    for name, size in _WORDS:
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {name}" + ("" if count == 1 else "s")
+    return f"{seconds} seconds"

@@ -56,7 +56,8 @@ def test_text_output_has_a_row_per_policy_and_per_rule(
     _, out, _ = _explain(capsys, "--url", GRAFANA, *BOB, "--device-managed", "--country", "RU")
     rows = [" ".join(line.split()) for line in out.splitlines()]
     assert "2. SRE on managed devices allow no exclude-matched" in rows
-    assert "exclude country: [KP, IR, RU, BY] yes country-ok" in rows
+    # The excluded country is why the policy did not match: its "not allowed" code.
+    assert "exclude country: [KP, IR, RU, BY] yes country-not-allowed" in rows
     assert "require device: {managed: true} yes device-ok" in rows
     assert "3. Engineers, second opinion required allow MATCH policy-matched" in rows
 
@@ -87,7 +88,8 @@ def test_json_output_carries_the_explain_table(capsys: pytest.CaptureFixture[str
             "index": 0,
             "selector": "group: contractors",
             "matched": False,
-            "reason": "groups-not-allowed",
+            # Not in the blocked group: good news for ALICE under a `block` policy.
+            "reason": "groups-ok",
         }
     ]
 

@@ -210,10 +210,11 @@ def test_a_non_matching_policy_is_skipped() -> None:
 
 
 def test_block_is_a_deny(policies: PolicySet) -> None:
-    """MALLORY is blocked on Grafana with `policy-block`."""
+    """MALLORY is blocked on Grafana with `policy-block`, and the reason is her group: the
+    matching rule of a `block` policy speaks with its "not allowed" code."""
     decision = decide_for(policies, **grafana(MALLORY))
     assert (decision.effect, decision.policy) == (Effect.DENY, "Contractors never")
-    assert decision.reasons == (Reason.POLICY_BLOCK, Reason.GROUPS_OK)
+    assert decision.reasons == (Reason.POLICY_BLOCK, Reason.GROUPS_NOT_ALLOWED)
 
 
 def test_bypass_matches_an_anonymous_caller(policies: PolicySet) -> None:
@@ -470,9 +471,22 @@ def test_explain_lists_every_policy_and_rule(policies: PolicySet) -> None:
     assert [(r.section, r.index, r.selector, r.matched, r.reason) for r in sre.rules] == [
         ("include", 0, "group: sre", True, Reason.GROUPS_OK),
         ("require", 0, "device: {managed: true}", True, Reason.DEVICE_OK),
-        ("exclude", 0, "country: [KP, IR, RU]", True, Reason.COUNTRY_OK),
+        # The exclude rule matched: the country is why BOB is kept out of this policy.
+        ("exclude", 0, "country: [KP, IR, RU]", True, Reason.COUNTRY_NOT_ALLOWED),
     ]
     assert decision.explain[2].rules == ()
+
+
+def test_an_exclude_that_does_not_match_is_good_news(policies: PolicySet) -> None:
+    """BOB outside the excluded countries: the exclude rule says `country-ok`."""
+    ctx = request(**grafana(BOB, device=MANAGED, country="NO"))  # type: ignore[arg-type]
+    decision = evaluate(policies, ctx, grants=NO_GRANTS, now=NOW, explain=True)
+    exclude = decision.explain[0].rules[2]
+    assert (exclude.section, exclude.matched, exclude.reason) == (
+        "exclude",
+        False,
+        Reason.COUNTRY_OK,
+    )
 
 
 def test_explain_reports_failing_rules_with_their_fail_reason(policies: PolicySet) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from app.core.context import Device
-from app.core.durations import format_duration
+from app.core.durations import format_duration, in_words
 from app.core.policy.model import Approval
 
 #: Offered in the duration pickers, cut at the policy's max_duration.
@@ -19,7 +19,6 @@ STANDARD_DURATIONS = tuple(
     timedelta(seconds=s)
     for s in (900, 1800, 3600, 7200, 14400, 28800, 43200, 86400, 172800, 604800)
 )
-_UNITS = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
 _SHORT_UNITS = (("d", 86400), ("h", 3600), ("min", 60), ("s", 1))
 
 
@@ -64,12 +63,7 @@ def span(delta: timedelta) -> str:
 
 def human_duration(value: timedelta) -> str:
     """A policy duration in words: `15 minutes`, `1 hour`, `90 seconds`, `8 hours`."""
-    seconds = int(value.total_seconds())
-    for name, size in _UNITS:
-        if seconds >= size and seconds % size == 0:
-            count = seconds // size
-            return f"{count} {name}" + ("" if count == 1 else "s")
-    return f"{seconds} seconds"
+    return in_words(value)
 
 
 def duration_choices(

@@ -9,6 +9,7 @@ import unicodedata
 from datetime import UTC, datetime, timedelta
 
 from app.core.approvals.errors import ApprovalError, ErrorCode
+from app.core.durations import in_words
 from app.core.policy.model import Approval, Justification
 
 #: Bound for review comments and revocation reasons.
@@ -78,8 +79,8 @@ def check_duration(value: timedelta, approval: Approval) -> timedelta:
     if value % _ONE_SECOND:
         raise ApprovalError(ErrorCode.DURATION_NOT_WHOLE_SECONDS)
     if value > approval.max_duration:
-        limit = int(approval.max_duration.total_seconds())
-        raise ApprovalError(ErrorCode.DURATION_TOO_LONG, f"at most {limit} seconds")
+        limit = in_words(approval.max_duration)
+        raise ApprovalError(ErrorCode.DURATION_TOO_LONG, f"at most {limit}")
     return value
 
 

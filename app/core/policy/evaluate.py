@@ -64,6 +64,8 @@ def select_in(app: Application, context: AccessContext, *, now: datetime) -> Sel
             continue
         if _any_exclude(policy.exclude, context, now):
             continue
+        if policy.action is Action.BLOCK:  # what matched is why the person is refused
+            return Selection(app, policy, (hit.fail, *(r.fail for r in policy.require)))
         return Selection(app, policy, (hit.ok, *(r.ok for r in policy.require)))
     return Selection(app, None, ())
 
@@ -195,6 +197,15 @@ def _any_exclude(rules: tuple[Rule, ...], context: AccessContext, now: datetime)
     return False
 
 
+def _rule_reason(rule: Rule, matched: bool, section: str, blocks: bool) -> Reason:
+    """The code that says what a rule's outcome meant for the person. A matching `exclude`
+    rule, or a matching `include`/`require` rule of a `block` policy, is why they are kept
+    out: its "not allowed" code, never `country-ok` for an excluded country. (An `exclude`
+    of a `block` policy is an exception to the block: a match is good news again.)"""
+    good = matched if (section == "exclude") == blocks else not matched
+    return rule.ok if good else rule.fail
+
+
 def _select_explained(app: Application, context: AccessContext, now: datetime) -> Selection:
     """The same walk as `select`, recording every rule of every policy for the explain table."""
     traces: list[PolicyTrace] = []
@@ -205,8 +216,9 @@ def _select_explained(app: Application, context: AccessContext, now: datetime) -
                 PolicyTrace(policy.name, policy.action.value, False, Reason.NOT_EVALUATED, ())
             )
             continue
+        blocks = policy.action is Action.BLOCK
         rules = tuple(
-            RuleTrace(section, i, rule.text, matched, rule.ok if matched else rule.fail)
+            RuleTrace(section, i, rule.text, matched, _rule_reason(rule, matched, section, blocks))
             for section, group in (
                 ("include", policy.include),
                 ("require", policy.require),

@@ -10,6 +10,7 @@ from ipaddress import ip_address
 import pytest
 
 from app.core.approvals import (
+    ApprovalError,
     ErrorCode,
     EventType,
     Requester,
@@ -172,6 +173,13 @@ def test_requested_duration_over_max_is_refused() -> None:
     """Asking for more than max_duration is refused."""
     with refused(ErrorCode.DURATION_TOO_LONG):
         ask(requested_duration=8 * HOUR + timedelta(seconds=1))
+
+
+def test_too_long_says_the_limit_in_words() -> None:
+    """ "at most 8 hours", not a count of seconds."""
+    with pytest.raises(ApprovalError) as info:
+        ask(requested_duration=9 * HOUR)
+    assert info.value.detail == "at most 8 hours"
 
 
 def test_requested_duration_of_exactly_max_is_accepted() -> None:
