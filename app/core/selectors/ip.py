@@ -35,11 +35,30 @@ def parse_networks(value: object) -> tuple[Network, ...]:
     return tuple(networks)
 
 
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+_ALL_V4 = ipaddress.IPv4Network("0.0.0.0/0")
+
+
+def _ipv4_part(net: ipaddress.IPv6Network) -> ipaddress.IPv4Network | None:
+    """The IPv4 addresses an IPv6 network names through the IPv4-mapped range, if any."""
+    if net.prefixlen >= _MAPPED.prefixlen and net.subnet_of(_MAPPED):
+        address = ipaddress.IPv4Address(int(net.network_address) & 0xFFFFFFFF)
+        return ipaddress.IPv4Network((address, net.prefixlen - _MAPPED.prefixlen))
+    return _ALL_V4 if _MAPPED.subnet_of(net) else None
+
+
 def compile_ip(value: object) -> Rule:
-    """Networks are collapsed per family; an IPv4-mapped IPv6 client is judged as IPv4."""
+    """Networks are collapsed per family. An IPv4-mapped IPv6 client is judged as IPv4, so
+    an IPv4-mapped network in the policy (`::ffff:10.0.0.0/104`) is judged as the IPv4
+    network it names: the same client must match whichever way either side writes it."""
     networks = parse_networks(value)
-    v4 = tuple(ipaddress.collapse_addresses(n for n in networks if n.version == 4))
     v6 = tuple(ipaddress.collapse_addresses(n for n in networks if n.version == 6))
+    mapped = (_ipv4_part(n) for n in v6)
+    v4 = tuple(
+        ipaddress.collapse_addresses(
+            [*(n for n in networks if n.version == 4), *(n for n in mapped if n is not None)]
+        )
+    )
 
     def test(ctx: AccessContext, _now: datetime) -> bool:
         ip = ctx.client_ip

@@ -60,6 +60,24 @@ def test_ip_v4_mapped_v6_client_outside_v4_range() -> None:
     assert not compile_ip("10.0.0.0/8").test(request(ALICE, ip="::ffff:11.0.0.1"), NOW)
 
 
+@pytest.mark.parametrize("client", ["10.9.9.9", "::ffff:10.9.9.9"])
+@pytest.mark.parametrize(
+    "written", ["::ffff:10.9.9.9", "::ffff:a09:909/128", "::ffff:10.0.0.0/104"]
+)
+def test_ip_v4_mapped_range_in_a_policy_names_the_v4_addresses(client: str, written: str) -> None:
+    """A policy that writes an IPv4 range in its IPv4-mapped form matches those clients,
+    however the socket shows them: an `exclude` written this way must not silently miss."""
+    assert compile_ip(written).test(request(ALICE, ip=client), NOW)
+    assert not compile_ip(written).test(request(ALICE, ip="11.0.0.1"), NOW)
+
+
+def test_ip_all_of_v6_includes_the_v4_mapped_clients() -> None:
+    """`::/0` contains ::ffff:1.2.3.4, so it matches that client written either way."""
+    rule = compile_ip("::/0")
+    assert rule.test(request(ALICE, ip="::ffff:1.2.3.4"), NOW)
+    assert rule.test(request(ALICE, ip="1.2.3.4"), NOW)
+
+
 def test_ip_v4_range_does_not_match_plain_v6_client() -> None:
     """A native IPv6 client never matches an IPv4-only rule."""
     assert not compile_ip("0.0.0.0/0").test(request(ALICE, ip="2001:db8::1"), NOW)
