@@ -15,8 +15,9 @@ from typing import Protocol
 import httpx
 import structlog
 
-from app.adapters.identity.fetch import FetchError, download
-from app.adapters.identity.keys import KeyMaterialError, VerificationKey, keys_from_jwks
+from app.adapters.http_errors import cause
+from app.adapters.identity.fetch import download
+from app.adapters.identity.keys import VerificationKey, keys_from_jwks
 from app.adapters.identity.single_flight import SingleFlight
 
 log = structlog.get_logger("countersign.identity")
@@ -122,13 +123,11 @@ class JwksKeys:
             keys = keys_from_jwks(json.loads(await self._download()))
         except (httpx.HTTPError, ValueError) as error:
             # ValueError covers bad JSON and KeyMaterialError (a JWKS with no usable key).
-            problem = str(error) if isinstance(error, FetchError | KeyMaterialError) else ""
             log.warning(
                 "jwks_refresh_failed",
                 issuer=self.issuer,
                 url=self.url,
-                error=type(error).__name__,
-                problem=problem or None,
+                problem=cause(error),
                 keeping=len(self._keys),
             )
             self._report(ok=False)

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 import structlog
 
+from app.adapters.http_errors import cause
 from app.adapters.identity.fetch import download
 from app.adapters.identity.key_sources import JwksKeys, RefreshHook
 from app.adapters.identity.keys import VerificationKey
@@ -128,8 +129,7 @@ class Discovery:
             log.warning(
                 "oidc_discovery_failed",
                 issuer=self.issuer,
-                error=type(error).__name__,
-                problem=str(error)[:200] if isinstance(error, ValueError) else None,
+                problem=cause(error),
                 keeping=self._metadata is not None,
             )
             return

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from app.adapters.http_errors import cause
 from app.adapters.identity.claims import identity_from_claims
 from app.adapters.identity.compact import parse_compact
 from app.adapters.identity.errors import IdentityError
@@ -268,9 +269,9 @@ class RelyingParty:
                 raise SignInError(SignInProblem.CODE_REJECTED, name) from None
             raise SignInError(SignInProblem.PROVIDER_FAILED, name or None) from None
         except (httpx.TransportError, httpx.TimeoutException) as error:
-            raise SignInError(SignInProblem.PROVIDER_UNAVAILABLE, type(error).__name__) from None
+            raise SignInError(SignInProblem.PROVIDER_UNAVAILABLE, cause(error)) from None
         except (httpx.HTTPError, ValueError) as error:
-            raise SignInError(SignInProblem.PROVIDER_BAD_ANSWER, type(error).__name__) from None
+            raise SignInError(SignInProblem.PROVIDER_BAD_ANSWER, cause(error)) from None
         if not isinstance(token, Mapping):
             raise SignInError(SignInProblem.PROVIDER_BAD_ANSWER, "token")
         return token
@@ -333,7 +334,7 @@ class RelyingParty:
             )
         except httpx.HTTPError as error:
             raise SignInError(
-                SignInProblem.PROVIDER_UNAVAILABLE, f"userinfo {type(error).__name__}"
+                SignInProblem.PROVIDER_UNAVAILABLE, f"userinfo: {cause(error)}"
             ) from None
         if response.status_code != 200 or len(response.content) > MAX_USERINFO_BYTES:
             raise SignInError(SignInProblem.PROVIDER_BAD_ANSWER, f"userinfo {response.status_code}")

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from app.adapters.api.v1.problems import MEDIA_TYPE
+from app.adapters.http_errors import cause
 
 _DETAIL_LIMIT = 300
 
@@ -95,5 +96,4 @@ def _query_value(value: str | int | bool) -> str:
 
 
 def _why(error: httpx.HTTPError) -> str:
-    text = str(error) or type(error).__name__
-    return text.splitlines()[0] if text else type(error).__name__
+    return cause(error)
