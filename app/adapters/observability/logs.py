@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
+import os
 import re
 import sys
 import time
@@ -132,7 +133,8 @@ def configure_logging(*, level: str = "info", fmt: str = "json") -> None:
     renderer: Any = (
         structlog.processors.JSONRenderer(serializer=orjson.dumps)
         if json_lines
-        else structlog.dev.ConsoleRenderer()
+        # Colours only for a person at a terminal: escape codes in a file or a journal are noise.
+        else structlog.dev.ConsoleRenderer(colors=_is_terminal(sys.stdout))
     )
     structlog.configure(
         processors=[
@@ -151,3 +153,13 @@ def configure_logging(*, level: str = "info", fmt: str = "json") -> None:
         ),
         cache_logger_on_first_use=True,
     )
+
+
+def _is_terminal(stream: Any) -> bool:
+    """Whether `stream` is a terminal (and NO_COLOR, https://no-color.org, is not set)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import io
+import os
+import pty
+import subprocess
+import sys
 from typing import Any
 
 from app.adapters.observability.logs import REDACTED, _BufferedLines, redact
@@ -65,3 +69,42 @@ def test_a_closed_stream_loses_the_line_not_the_request() -> None:
     lines = _BufferedLines(stream, interval=0)
     lines.msg(b'{"n":1}')
     lines.flush()
+
+
+_LOG_ONE_LINE = (
+    "from app.adapters.observability.logs import configure_logging; import structlog; "
+    "configure_logging(fmt='console'); structlog.get_logger().warning('redis_unreachable', n=1)"
+)
+
+
+def _console_output(*, terminal: bool, no_color: bool = False) -> bytes:
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    if no_color:
+        env["NO_COLOR"] = "1"
+    if not terminal:
+        done = subprocess.run(
+            [sys.executable, "-c", _LOG_ONE_LINE], capture_output=True, env=env, check=True
+        )
+        return done.stdout
+    leader, follower = pty.openpty()
+    try:
+        subprocess.run([sys.executable, "-c", _LOG_ONE_LINE], stdout=follower, env=env, check=True)
+        return os.read(leader, 65536)
+    finally:
+        os.close(leader)
+        os.close(follower)
+
+
+def test_console_logs_to_a_file_or_pipe_carry_no_colour_codes() -> None:
+    """LOG_FORMAT=console into a pipe (a file, journald): plain text, no ANSI escapes."""
+    out = _console_output(terminal=False)
+    assert b"redis_unreachable" in out
+    assert b"\x1b[" not in out
+
+
+def test_console_logs_at_a_terminal_are_coloured_unless_no_color() -> None:
+    """At a terminal the console renderer colours; NO_COLOR turns it off."""
+    assert b"\x1b[" in _console_output(terminal=True)
+    plain = _console_output(terminal=True, no_color=True)
+    assert b"redis_unreachable" in plain
+    assert b"\x1b[" not in plain
