@@ -146,7 +146,7 @@ class Settings(BaseModel):
     durability_timeout: timedelta = timedelta(seconds=2)
     idempotency_ttl: timedelta = timedelta(hours=24)
     audit_retention: timedelta = timedelta(days=400)
-    keepalive_timeout: timedelta = timedelta(seconds=75)
+    keepalive_timeout: timedelta = timedelta(seconds=100)
     data_dir: Path
     trusted_proxies: tuple[Network, ...]
     issuers: tuple[IssuerSettings, ...]
@@ -492,7 +492,7 @@ _SPECS = (
     ),
     _Spec(
         "keepalive_timeout",
-        "75s",
+        "100s",
         "How long an idle keep-alive connection stays open; longer than any proxy's upstream "
         "idle timeout.",
         _duration(),

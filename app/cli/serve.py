@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,18 @@ SERVER_OPTIONS: Mapping[str, Any] = {
     "access_log": False,
     "log_level": "warning",
 }
+
+
+def keep_alive_seconds(timeout: timedelta) -> int:
+    """uvicorn's idle keep-alive limit for COUNTERSIGN_KEEPALIVE_TIMEOUT, in whole seconds.
+
+    A proxy that reuses an upstream connection Countersign is closing at that moment gets a
+    reset, which it answers with a 502 (nginx, Traefik, Caddy) or a 503 or 403 (Envoy) instead of
+    Countersign's answer. The shipped proxy configurations keep idle connections for less than
+    this, so they always close first. uvicorn takes whole seconds; rounding up never makes the
+    limit shorter than asked.
+    """
+    return math.ceil(timeout.total_seconds())
 
 
 def register(sub: Any) -> None:
@@ -81,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
             host=settings.host,
             port=settings.port,
             workers=settings.workers,
+            timeout_keep_alive=keep_alive_seconds(settings.keepalive_timeout),
             **SERVER_OPTIONS,
         )
     finally:

@@ -26,6 +26,16 @@ DEFAULT_BACKEND_PORT = 9000
 DEFAULT_PROXY_PORTS = {"nginx": 8000, "traefik": 8001, "envoy": 8002, "caddy": 8003}
 PROXIES = tuple(DEFAULT_PROXY_PORTS)
 START_TIMEOUT = 20.0
+#: How long each shipped configuration keeps an idle connection to Countersign (it must stay
+#: below COUNTERSIGN_KEEPALIVE_TIMEOUT): the directive as each file spells it, and how many
+#: times the file sets it.
+SHIPPED_UPSTREAM_IDLE = "60s"
+_UPSTREAM_IDLE: dict[str, tuple[str, int]] = {
+    "nginx": ("keepalive_timeout {};", 1),
+    "envoy": ("idle_timeout: {}", 1),
+    "traefik": ("idleConnTimeout: {}", 1),
+    "caddy": ("keepalive {}", 2),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +82,34 @@ def _replace_once(text: str, old: str, new: str, *, source: str) -> str:
     return text.replace(old, new)
 
 
-def render(relative: str, replacements: dict[int, int]) -> str:
-    """The text of deploy/<relative> with its default ports replaced."""
+def render(
+    relative: str, replacements: dict[int, int], *, idle: tuple[str, float] | None = None
+) -> str:
+    """The text of deploy/<relative> with its default ports replaced.
+
+    `idle` = (proxy name, seconds) also sets the proxy's idle timeout to Countersign.
+    """
     source = DEPLOY / relative
-    return substitute_ports(source.read_text(), replacements, source=str(source))
+    text = substitute_ports(source.read_text(), replacements, source=str(source))
+    if idle is not None:
+        text = set_upstream_idle(idle[0], text, idle[1], source=str(source))
+    return text
+
+
+def set_upstream_idle(name: str, text: str, seconds: float, *, source: str) -> str:
+    """`text` (proxy `name`'s shipped config) with its idle timeout to Countersign set to `seconds`.
+
+    Every place the shipped file sets it must be there: a file that lost one would silently
+    keep the proxy's own default (Envoy: an hour) in the test and in production.
+    """
+    spelling, expected = _UPSTREAM_IDLE[name]
+    shipped = spelling.format(SHIPPED_UPSTREAM_IDLE)
+    found = text.count(shipped)
+    if found != expected:
+        raise ValueError(f"{source} sets {shipped!r} {found} times, expected {expected}")
+    # Envoy reads protobuf durations (seconds with a fraction); the others take milliseconds.
+    value = f"{seconds:g}s" if name == "envoy" else f"{round(seconds * 1000)}ms"
+    return text.replace(shipped, spelling.format(value))
 
 
 def _all_ports(name: str, ports: Ports) -> dict[int, int]:
@@ -86,8 +120,12 @@ def _all_ports(name: str, ports: Ports) -> dict[int, int]:
     }
 
 
-def _nginx(ports: Ports, directory: Path) -> list[str]:
-    text = render("nginx/countersign.conf", _all_ports("nginx", ports))
+def _idle(name: str, seconds: float | None) -> tuple[str, float] | None:
+    return None if seconds is None else (name, seconds)
+
+
+def _nginx(ports: Ports, directory: Path, idle: float | None) -> list[str]:
+    text = render("nginx/countersign.conf", _all_ports("nginx", ports), idle=_idle("nginx", idle))
     # nginx keeps temp files and the access log under paths fixed at build time; a distro
     # build points them at /var, so every one is pinned to this directory.
     temp = "".join(
@@ -117,13 +155,14 @@ def _nginx(ports: Ports, directory: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def _traefik(ports: Ports, directory: Path) -> list[str]:
+def _traefik(ports: Ports, directory: Path, idle: float | None) -> list[str]:
     # The listener is in the static file, the upstreams in the dynamic one it names.
     dynamic = directory / "dynamic.yml"
     dynamic.write_text(
         render(
             "traefik/dynamic.yml",
             {DEFAULT_COUNTERSIGN_PORT: ports.countersign, DEFAULT_BACKEND_PORT: ports.backend},
+            idle=_idle("traefik", idle),
         )
     )
     static = render("traefik/traefik.yml", {DEFAULT_PROXY_PORTS["traefik"]: ports.proxy})
@@ -133,9 +172,11 @@ def _traefik(ports: Ports, directory: Path) -> list[str]:
     return [components.traefik(), f"--configFile={config}"]
 
 
-def _envoy(ports: Ports, directory: Path) -> list[str]:
+def _envoy(ports: Ports, directory: Path, idle: float | None) -> list[str]:
     config = directory / "envoy.yaml"
-    config.write_text(render("envoy/envoy.yaml", _all_ports("envoy", ports)))
+    config.write_text(
+        render("envoy/envoy.yaml", _all_ports("envoy", ports), idle=_idle("envoy", idle))
+    )
     return [
         components.envoy(),
         "-c", str(config),
@@ -146,13 +187,15 @@ def _envoy(ports: Ports, directory: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def _caddy(ports: Ports, directory: Path) -> list[str]:
+def _caddy(ports: Ports, directory: Path, idle: float | None) -> list[str]:
     config = directory / "Caddyfile"
-    config.write_text(render("caddy/Caddyfile", _all_ports("caddy", ports)))
+    config.write_text(
+        render("caddy/Caddyfile", _all_ports("caddy", ports), idle=_idle("caddy", idle))
+    )
     return [components.caddy(), "run", "--config", str(config), "--adapter", "caddyfile"]
 
 
-_COMMANDS: dict[str, Callable[[Ports, Path], list[str]]] = {
+_COMMANDS: dict[str, Callable[[Ports, Path, float | None], list[str]]] = {
     "nginx": _nginx,
     "traefik": _traefik,
     "envoy": _envoy,
@@ -160,15 +203,20 @@ _COMMANDS: dict[str, Callable[[Ports, Path], list[str]]] = {
 }
 
 
-def start_proxy(name: str, ports: Ports, directory: Path) -> RunningProxy:
+def start_proxy(
+    name: str, ports: Ports, directory: Path, *, upstream_idle: float | None = None
+) -> RunningProxy:
     """Render `deploy/<name>` for `ports` into `directory`, start it, and wait until it routes.
+
+    `upstream_idle` (seconds) replaces the shipped idle timeout to Countersign; unset, the file's
+    own value stays.
 
     Ready means a request for Countersign's sign-in page on its public host gets any answer
     but 404: Traefik listens before its file provider has loaded the routers, and answers 404
     until then. (/healthz is not public: the shipped configs answer 403/404 for it there.)
     """
     directory.mkdir(parents=True, exist_ok=True)
-    argv = _COMMANDS[name](ports, directory)
+    argv = _COMMANDS[name](ports, directory, upstream_idle)
     env = dict(os.environ)
     # Caddy writes state under XDG directories; keep it out of the user's home.
     env.update(
@@ -188,12 +236,23 @@ def start_proxy(name: str, ports: Ports, directory: Path) -> RunningProxy:
 
 
 class ProxyPool:
-    """Starts each proxy on first use and keeps it for the session, whatever the test order."""
+    """Starts each proxy on first use and keeps it for the session, whatever the test order.
 
-    def __init__(self, root: Path, *, countersign_port: int, backend_port: int) -> None:
+    `upstream_idle` (seconds) replaces the shipped idle timeout to Countersign in every proxy.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        countersign_port: int,
+        backend_port: int,
+        upstream_idle: float | None = None,
+    ) -> None:
         self._root = root
         self._countersign_port = countersign_port
         self._backend_port = backend_port
+        self._upstream_idle = upstream_idle
         self._ports: dict[str, int] = {}
         self._running: dict[str, RunningProxy] = {}
 
@@ -210,7 +269,7 @@ class ProxyPool:
                 backend=self._backend_port,
                 proxy=self._ports.get(name) or free_port(),
             )
-            running = start_proxy(name, ports, self._root / name)
+            running = start_proxy(name, ports, self._root / name, upstream_idle=self._upstream_idle)
             self._running[name] = running
         return running
 
