@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import math
 import os
+import socket
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -52,7 +55,9 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validate settings, start Redis if needed, then hand over to uvicorn."""
+    """Validate settings, take the data directory and the address, start Redis if needed,
+    then hand the bound socket over to uvicorn. Nothing is written, started or announced
+    before this instance knows it is the only one on its DATA_DIR and owns its port."""
     import uvicorn  # noqa: PLC0415  (heavy import only for this command)
 
     from app.adapters.store.embedded import EmbeddedRedisError, start_embedded  # noqa: PLC0415
@@ -70,26 +75,32 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"countersign: {exc}", file=sys.stderr)
         return 2
-    embedded = None
-    if not settings.redis_url:
+    with contextlib.ExitStack() as held:
         try:
-            embedded = start_embedded(Path(settings.data_dir))
-        except EmbeddedRedisError as exc:
+            held.enter_context(hold_data_dir(Path(settings.data_dir)))
+            sock = held.enter_context(listen(settings.host, settings.port))
+        except StartError as exc:
             print(f"countersign: {exc}", file=sys.stderr)
-            return 2
-        env["COUNTERSIGN_REDIS_URL"] = embedded.url
-        print(
-            f"countersign: started a private Redis at {embedded.url} "
-            f"(data in {embedded.directory})",
-            file=sys.stderr,
-        )
-    try:
-        problem = prepare_process(load_settings(env))
+            return 1
+        problem = prepare_process(settings)
         if problem is not None:
             print(f"countersign: {problem}", file=sys.stderr)
             return 1
+        if not settings.redis_url:
+            try:
+                embedded = start_embedded(Path(settings.data_dir))
+            except EmbeddedRedisError as exc:
+                print(f"countersign: {exc}", file=sys.stderr)
+                return 2
+            held.callback(embedded.stop)
+            env["COUNTERSIGN_REDIS_URL"] = embedded.url
+            print(
+                f"countersign: started a private Redis at {embedded.url} "
+                f"(data in {embedded.directory})",
+                file=sys.stderr,
+            )
         os.environ.update(env)
-        uvicorn.run(
+        config = uvicorn.Config(
             "app.web:create_app",
             factory=True,
             host=settings.host,
@@ -98,7 +109,73 @@ def run(args: argparse.Namespace) -> int:
             timeout_keep_alive=keep_alive_seconds(settings.keepalive_timeout),
             **SERVER_OPTIONS,
         )
-    finally:
-        if embedded is not None:
-            embedded.stop()
+        with contextlib.suppress(KeyboardInterrupt):
+            if settings.workers > 1:
+                from uvicorn.supervisors import Multiprocess  # noqa: PLC0415
+
+                Multiprocess(config, sockets=[sock]).run()
+            else:
+                uvicorn.Server(config).run(sockets=[sock])
     return 0
+
+
+class StartError(RuntimeError):
+    """This instance cannot start: the message says why, in one line."""
+
+
+LOCK_NAME = "countersign.lock"
+
+
+@contextlib.contextmanager
+def hold_data_dir(data_dir: Path) -> Iterator[None]:
+    """Hold DATA_DIR for this instance (an exclusive lock, released when the process ends).
+
+    A second instance on the same directory would rewrite the dev key and start a second
+    Redis on the same files, breaking the running one: it stops here instead, naming the
+    process that holds the directory."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / LOCK_NAME
+    handle = path.open("a+", encoding="utf-8")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise StartError(
+                f"another Countersign (pid {holder}) is running with COUNTERSIGN_DATA_DIR="
+                f"{data_dir}; stop it, or give this one its own data directory"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+@contextlib.contextmanager
+def listen(host: str, port: int) -> Iterator[socket.socket]:
+    """A socket bound to host:port and listening, before anything announces the service."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise StartError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise StartError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc} (COUNTERSIGN_PORT)"
+        ) from None
+    sock.set_inheritable(True)  # worker processes serve this very socket
+    try:
+        yield sock
+    finally:
+        sock.close()
