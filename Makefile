@@ -5,17 +5,24 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run demo-nginx test lint typecheck importlint pytest chromium bench bench-core schema openapi clean
+.PHONY: install run demo-nginx test lint typecheck importlint pytest chromium bench bench-core soak schema openapi clean faults packaging-tools image
 
-$(STAMP): pyproject.toml constraints.txt
+#: What running needs (the package and its runtime dependencies); make test adds the dev tools.
+RUN_STAMP := $(VENV)/.installed-run
+
+$(RUN_STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e .
+	touch $(RUN_STAMP)
+
+$(STAMP): $(RUN_STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
 
-run: $(STAMP)
+run: $(RUN_STAMP)
 	COUNTERSIGN_DEV=$${COUNTERSIGN_DEV:-1} $(BIN)/countersign serve --dev
 
 demo-nginx: $(STAMP)
