@@ -24,6 +24,7 @@ from app.core.approvals import (
     AccessRequest,
     ApprovalError,
     ErrorCode,
+    Event,
     Grant,
     GrantTransition,
     Person,
@@ -124,6 +125,27 @@ class AccessOutcome:
     created: bool = True
 
 
+#: Free text people typed: kept in the audit log, never copied into the service log.
+_NOT_LOGGED = frozenset({"justification", "prompt", "comment", "reason"})
+
+
+def announce(events: Sequence[Event]) -> None:
+    """One structured log line per recorded event (`request_submitted`, `request_approved`,
+    `grant_revoked`, `grant_expired`, ...), so operators see the workflow in the service log
+    and not only in the audit stream. Free text stays in the audit log only."""
+    for event in events:
+        details = {k: v for k, v in event.data.items() if k not in _NOT_LOGGED}
+        log.info(
+            event.type.value,
+            application=event.application,
+            user=event.user,
+            actor=event.actor,
+            request_id=event.request_id,
+            grant_id=event.grant_id,
+            **details,
+        )
+
+
 def new_id(prefix: str) -> str:
     """Unguessable ids: they appear in links and must not be enumerable."""
     return f"{prefix}_{secrets.token_urlsafe(16)}"
@@ -183,6 +205,7 @@ class ApprovalService:
                 )
 
             opened = await self._store.open_grant(person=who, scope=scope, step=justify)
+            announce(opened.events)
             return AccessOutcome(grant=opened.grant, created=opened.changed)
 
         request_id = new_id("req")
@@ -207,6 +230,7 @@ class ApprovalService:
         result = await self._store.open_request(person=who, scope=scope, step=step)
         if isinstance(result, Grant):
             return AccessOutcome(grant=result, created=False)
+        announce(result.events)
         return AccessOutcome(request=result.request, created=result.changed)
 
     async def standing(
@@ -287,6 +311,7 @@ class ApprovalService:
             )
 
         result = await self._store.update_request(request.id, step)
+        announce(result.events)
         if (
             result.request.status is RequestStatus.EXPIRED
             and request.status is RequestStatus.PENDING
@@ -302,6 +327,7 @@ class ApprovalService:
         result = await self._store.update_request(
             request.id, lambda current: core.cancel(current, by=person, now=now)
         )
+        announce(result.events)
         return result.request
 
     # -- grants ----------------------------------------------------------------------------
@@ -327,6 +353,7 @@ class ApprovalService:
                 reason=reason,
             ),
         )
+        announce(result.events)
         return result.grant
 
     # -- reading ---------------------------------------------------------------------------
@@ -430,6 +457,7 @@ class ApprovalService:
                 )
             except LookupError:  # the record is gone; the store has dropped it from the index
                 continue
+            announce(result.events)
             expired_requests += result.changed
         for grant_id in await self._store.due_grants(now):
             try:
@@ -438,6 +466,7 @@ class ApprovalService:
                 )
             except LookupError:
                 continue
+            announce(grant_result.events)
             expired_grants += grant_result.changed
         return expired_requests, expired_grants
 

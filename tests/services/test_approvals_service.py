@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import TypeVar
 
 import pytest
+import structlog.testing
 
 from app.adapters.store.keys import (
     PENDING_INDEX,
@@ -698,3 +699,32 @@ def test_sweep_goes_on_past_a_record_that_vanished(server: RedisServer) -> None:
     (requests, _grants), left = scenario(server.url, body)
     assert requests == 1
     assert left == 0
+
+
+def test_each_transition_is_one_line_in_the_service_log(server: RedisServer) -> None:
+    """Ask, approve (review + approved + grant issued) and revoke appear in the service log
+    as structured events, with who and what, but without the typed reason or comment."""
+
+    async def body(w: World) -> list[dict[str, object]]:
+        with structlog.testing.capture_logs() as logged:
+            asked = await ask(w, ALICE, reason="INC-31337 secret-ish text")
+            approved = await approve(w, BOB, asked.id)
+            assert approved.grant_id is not None
+            await w.service.revoke(ADMIN, approved.grant_id, reason="done, typed by a person")
+        return logged
+
+    logged = scenario(server.url, body)
+    names = [line["event"] for line in logged if line.get("application") == "grafana"]
+    assert names == [
+        "request_submitted",
+        "justification_recorded",
+        "request_reviewed",
+        "request_approved",
+        "grant_issued",
+        "grant_revoked",
+    ]
+    submitted = next(line for line in logged if line["event"] == "request_submitted")
+    assert submitted["user"] == "alice@example.com"
+    assert submitted["request_id"]
+    assert "INC-31337" not in repr(logged)
+    assert "typed by a person" not in repr(logged)
