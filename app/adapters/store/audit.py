@@ -4,7 +4,8 @@ Each entry holds the event as canonical JSON, the SHA-256 of the previous entry 
 its own (`hash` = SHA-256 of prev, a newline and the event JSON). The head key remembers the
 last hash and the count, so deleting the newest entry is caught as well as editing or
 deleting any other. Entries are appended inside the same MULTI as the state change they
-record (see `redis_workflow`).
+record (see `redis_workflow`). Retention trims the oldest entries behind a checkpoint (the last
+trimmed entry's id and hash), from which the kept part verifies (ADR 0004, addendum).
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.adapters.store.keys import AUDIT_HEAD_KEY, AUDIT_KEY
+from app.adapters.store.keys import AUDIT_CHECKPOINT_KEY, AUDIT_HEAD_KEY, AUDIT_KEY
 from app.services.errors import BadCursorError
 
 GENESIS = "0" * 64
 #: A stream entry id, `<milliseconds>-<sequence>`: the only cursor `read_page` accepts.
 ENTRY_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
 _MAX_ID_PART = 2**64 - 1
+_HASH = re.compile(r"^[0-9a-f]{64}$")
 
 
 def canonical(body: Mapping[str, Any]) -> str:
@@ -57,6 +59,54 @@ class Head:
         return json.dumps({"hash": self.hash, "count": self.count})
 
 
+class CheckpointError(ValueError):
+    """The checkpoint key holds something that is not a checkpoint."""
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """Where retention cut the log: the id and chain hash of the last trimmed entry, how many
+    entries have been trimmed since the log began, and when (ISO 8601, UTC) the cut was made.
+    The first kept entry's `prev` must be `hash`; `count` plus the kept entries must be the
+    head's count. Stored as canonical JSON with `"version": 1` (ADR 0004, addendum)."""
+
+    id: str
+    hash: str
+    count: int
+    at: str
+
+    @classmethod
+    def parse(cls, raw: bytes | str | None) -> Checkpoint | None:
+        """Read the checkpoint key; absent means nothing was ever trimmed."""
+        if raw is None:
+            return None
+        try:
+            body = json.loads(raw)
+            checkpoint = cls(str(body["id"]), str(body["hash"]), body["count"], str(body["at"]))
+            version = body["version"]
+        except (ValueError, KeyError, TypeError):
+            raise CheckpointError("not a checkpoint") from None
+        if (
+            version != 1
+            or not _is_entry_id(checkpoint.id)
+            or not _HASH.match(checkpoint.hash)
+            or type(checkpoint.count) is not int
+            or checkpoint.count < 1
+        ):
+            raise CheckpointError("not a checkpoint")
+        return checkpoint
+
+    def dump(self) -> str:
+        """The checkpoint key's value: the canonical JSON a later anchor may sign."""
+        return canonical(
+            {"at": self.at, "count": self.count, "hash": self.hash, "id": self.id, "version": 1}
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The checkpoint as `audit export` writes it."""
+        return {"id": self.id, "hash": self.hash, "count": self.count, "at": self.at}
+
+
 def chain(head: Head, events: Iterable[Mapping[str, Any]]) -> tuple[list[dict[str, str]], Head]:
     """Stream entries for `events` after `head`, and the new head."""
     entries: list[dict[str, str]] = []
@@ -84,42 +134,113 @@ class Verdict:
     checked: int
     bad_entry: str | None = None
     problem: str | None = None
+    #: Where retention cut the log; `checked` counts the kept entries after it.
+    checkpoint: Checkpoint | None = None
 
 
-async def entries(client: Any, *, batch: int = 1000) -> AsyncIterator[tuple[str, dict[str, str]]]:
-    """Every entry, oldest first, as (stream id, fields)."""
-    start = "-"
+Row = tuple[str, dict[str, str]]
+
+
+async def entries(
+    client: Any, *, batch: int = 1000, after: str | None = None
+) -> AsyncIterator[Row]:
+    """Every entry (after the id `after`, if given), oldest first, as (stream id, fields)."""
+    start = "-" if after is None else "(" + after
     while True:
         rows = await client.xrange(AUDIT_KEY, min=start, max="+", count=batch)
         if not rows:
             return
-        for raw_id, raw_fields in rows:
-            entry_id = _text(raw_id)
-            yield entry_id, {_text(k): _text(v) for k, v in raw_fields.items()}
-        last = _text(rows[-1][0])
-        start = "(" + last
+        for row in as_rows(rows):
+            yield row
+        start = "(" + _text(rows[-1][0])
 
 
-async def verify(client: Any) -> Verdict:
-    """Walk the chain: each `prev` must be the previous `hash`, each `hash` must match its
-    content, and the newest hash and the count must match the head key."""
-    prev, checked, last_id = GENESIS, 0, None
-    async for entry_id, fields in entries(client):
+async def start_of_log(client: Any, *, batch: int = 1000) -> tuple[Checkpoint | None, list[Row]]:
+    """The checkpoint and the first `batch` kept entries, read in one MULTI: a trim between
+    the two reads would otherwise look like a broken link (CheckpointError if unreadable)."""
+    async with client.pipeline(transaction=True) as pipe:
+        pipe.get(AUDIT_CHECKPOINT_KEY)
+        pipe.xrange(AUDIT_KEY, min="-", max="+", count=batch)
+        raw, rows = await pipe.execute()
+    return Checkpoint.parse(raw), as_rows(rows)
+
+
+def broken_link(prev: str, rows: Iterable[Row], *, checkpoint: bool = False) -> Verdict | None:
+    """The first of `rows` that does not chain on from `prev` (a Verdict naming it), or None.
+    With `checkpoint`, `prev` is a retention checkpoint's hash rather than an entry's."""
+    checked = 0
+    for entry_id, fields in rows:
         if fields.get("prev") != prev:
-            problem = "previous hash does not match: an entry before it was deleted or changed"
+            if checkpoint and checked == 0:
+                problem = (
+                    "previous hash does not match the retention checkpoint: the checkpoint or "
+                    "the oldest kept entries were changed or deleted"
+                )
+            else:
+                problem = "previous hash does not match: an entry before it was deleted or changed"
             return Verdict(False, checked, entry_id, problem)
         if entry_hash(prev, fields.get("event", "")) != fields.get("hash"):
             return Verdict(False, checked, entry_id, "content does not match its hash: edited")
-        prev, checked, last_id = fields["hash"], checked + 1, entry_id
+        prev, checked = fields["hash"], checked + 1
+    return None
+
+
+async def verify(client: Any, *, batch: int = 1000) -> Verdict:
+    """Walk the chain from the retention checkpoint (else from the genesis): each `prev` must
+    be the previous `hash` (the first kept entry's, the checkpoint's), each `hash` must match
+    its content, and the newest hash and the count (trimmed plus kept) must match the head."""
+    try:
+        checkpoint, first = await start_of_log(client, batch=batch)
+    except CheckpointError:
+        problem = f"the retention checkpoint {AUDIT_CHECKPOINT_KEY} cannot be read"
+        return Verdict(False, 0, None, problem)
+    prev = GENESIS if checkpoint is None else checkpoint.hash
+    trimmed = 0 if checkpoint is None else checkpoint.count
+    if checkpoint is not None and first and not _is_after(first[0][0], checkpoint.id):
+        problem = "the entry is not newer than the retention checkpoint: the checkpoint was changed"
+        return Verdict(False, 0, first[0][0], problem, checkpoint)
+    checked, last_id = 0, None
+    rest = entries(client, batch=batch, after=first[-1][0] if first else None)
+    async for page in _pages(first, rest, batch):
+        damage = broken_link(prev, page, checkpoint=checkpoint is not None and checked == 0)
+        if damage is not None:
+            return dataclasses.replace(
+                damage, checked=checked + damage.checked, checkpoint=checkpoint
+            )
+        prev, checked, last_id = page[-1][1]["hash"], checked + len(page), page[-1][0]
     head = Head.parse(await client.get(AUDIT_HEAD_KEY))
-    if head.hash != prev or head.count != checked:
+    if head.hash != prev or head.count != trimmed + checked:
         where = last_id or "(start)"
         problem = (
-            f"the log ends at {checked} entries but the head records {head.count}: "
+            f"the log ends at {trimmed + checked} entries but the head records {head.count}: "
             "the newest entries were deleted"
         )
-        return Verdict(False, checked, where, problem)
-    return Verdict(True, checked)
+        return Verdict(False, checked, where, problem, checkpoint)
+    return Verdict(True, checked, checkpoint=checkpoint)
+
+
+async def _pages(first: list[Row], rest: AsyncIterator[Row], size: int) -> AsyncIterator[list[Row]]:
+    """`first`, then the rows of `rest` in lists of up to `size`."""
+    if first:
+        yield first
+    page: list[Row] = []
+    async for row in rest:
+        page.append(row)
+        if len(page) == size:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+def as_rows(rows: Iterable[Any]) -> list[Row]:
+    """XRANGE rows as (stream id, fields) text."""
+    return [(_text(i), {_text(k): _text(v) for k, v in f.items()}) for i, f in rows]
+
+
+def _is_after(entry_id: str, other: str) -> bool:
+    """Whether stream id `entry_id` is newer than `other`."""
+    return tuple(int(p) for p in entry_id.split("-")) > tuple(int(p) for p in other.split("-"))
 
 
 @dataclass(frozen=True, slots=True)

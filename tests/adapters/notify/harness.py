@@ -17,17 +17,23 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from app.adapters.notify.base import Sender
 from app.adapters.notify.hooks import http_client
+from app.adapters.notify.keys import GROUP, RETRY_KEY
 from app.adapters.notify.senders import build_senders
 from app.adapters.notify.worker import NotificationWorker, NotifyObserver, WorkerOptions
+from app.adapters.store.connection import connect
+from app.adapters.store.keys import OUTBOX_KEY
 from app.adapters.store.redis_workflow import RedisWorkflowStore
 from app.core.approvals import AccessRequest
 from app.core.context import Identity
 from app.core.notify import ChannelKind
 from app.notify_config import ChannelSettings
 from app.services.notifications import NotificationPlanner
+from tests.support.procs import ManagedProcess
+from tests.support.redis_server import RedisServer, ping
 from tests.support.workflow import (
     ALICE,
     GRAFANA_REASON,
@@ -50,6 +56,8 @@ FAST = WorkerOptions(
     poll=0.02,
     expiry_warning=timedelta(0),
     warning_every=0.05,
+    error_pause=0.02,
+    error_pause_max=0.2,
 )
 
 
@@ -91,6 +99,15 @@ class Outcomes:
         key = (channel, outcome)
         self.counts[key] = self.counts.get(key, 0) + 1
 
+    def outbox_state(self, state: str) -> None:
+        """Observer hook (the outbox group's state is not counted here)."""
+
+    def outbox_rejoined(self) -> None:
+        """Observer hook."""
+
+    def outbox_gap(self) -> None:
+        """Observer hook."""
+
 
 @asynccontextmanager
 async def running(
@@ -105,7 +122,9 @@ async def running(
 ) -> AsyncIterator[NotificationWorker]:
     """A running notifier (own Redis and HTTP clients) until the block ends."""
     async with AsyncExitStack() as stack:
-        client = Redis.from_url(url)
+        # Built as the service builds it (build_notifier): after a Redis restart, pooled
+        # connections to the old server are replaced rather than failing one by one.
+        client = connect(url, timeout=options.block + 5.0)
         stack.push_async_callback(client.aclose)
         http: httpx.AsyncClient = await stack.enter_async_context(http_client(2.0))
         store = RedisWorkflowStore(client, retention=RETENTION)
@@ -168,3 +187,61 @@ async def ask(w: World, who: Identity = ALICE, *, reason: str = GRAFANA_REASON) 
 def with_attempts(options: WorkerOptions, attempts: int) -> WorkerOptions:
     """`options` with another try limit."""
     return replace(options, max_attempts=attempts)
+
+
+async def group_exists(client: Redis) -> bool:
+    """Whether the outbox stream exists and has the notifiers' group."""
+    try:
+        groups = await client.xinfo_groups(OUTBOX_KEY)
+    except RedisError:  # no stream (or the server is restarting)
+        return False
+    return any(g["name"] == GROUP.encode() for g in groups)
+
+
+async def settled(client: Redis) -> bool:
+    """The group has handed out every outbox entry, holds none unqueued, and no delivery
+    waits to be sent or retried: nothing more can arrive without a new entry."""
+    try:
+        info = await client.xinfo_stream(OUTBOX_KEY)
+        groups = await client.xinfo_groups(OUTBOX_KEY)
+    except RedisError:
+        return False
+    group = next((g for g in groups if g["name"] == GROUP.encode()), None)
+    return (
+        group is not None
+        and group["last-delivered-id"] == info["last-generated-id"]
+        and int(group["pending"]) == 0
+        and await client.zcard(RETRY_KEY) == 0
+    )
+
+
+async def answers(client: Redis) -> bool:
+    """Whether the server answers PING (through a client that reconnects)."""
+    try:
+        return bool(await client.ping())
+    except RedisError:
+        return False
+
+
+def restart(server: RedisServer) -> None:
+    """Start a stopped `server` again on the same port with the same options and data."""
+    process = ManagedProcess(
+        f"redis:{server.port}", server.process.argv, log_path=server.directory / "restart.log"
+    )
+    process.wait_until(lambda: ping(server.port), timeout=15.0, what="answering PING")
+    server.process = process
+
+
+def restart_empty(server: RedisServer) -> None:
+    """Stop `server` and start it again on the same port with the same options but an empty data
+    directory (none of its AOF or RDB files): Redis lost everything, as a node replaced or a
+    server without persistence restarted. The new process replaces the old in `server`, so its
+    factory stops it."""
+    directory = server.directory / f"restarted-{time.monotonic_ns()}"
+    directory.mkdir()
+    argv = list(server.process.argv)
+    argv[argv.index("--dir") + 1] = str(directory)
+    server.stop()
+    process = ManagedProcess(f"redis:{server.port}", argv, log_path=directory / "server.log")
+    process.wait_until(lambda: ping(server.port), timeout=15.0, what="answering PING")
+    server.process = process

@@ -34,8 +34,10 @@ def add_admin_routes(
     read_audit: ReadAudit,
     clock: Callable[[], datetime],
     authenticate: Callable[..., Awaitable[Principal]],
+    idempotent: Callable[..., Awaitable[object]],
 ) -> None:
-    """Register the admin endpoints on `router`."""
+    """Register the admin endpoints on `router`; `idempotent` is the Idempotency-Key
+    dependency of the POSTs (explaining changes nothing, but every POST takes the header)."""
     caller = Annotated[Principal, Depends(authenticate)]
     tags: list[str | Enum] = ["administration"]
 
@@ -90,7 +92,8 @@ def add_admin_routes(
         operation_id="explainDecision",
         summary="What would be decided for a hypothetical request, rule by rule",
         response_model=ExplainOut,
-        responses=problem_responses(403, 413),
+        responses=problem_responses(400, 403, 409, 413),
+        dependencies=[Depends(idempotent)],
         tags=tags,
     )
     async def explain_decision(body: ExplainBody, principal: caller) -> ExplainOut:

@@ -9,10 +9,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from app.adapters.api.v1.idempotency import Attempt
 from app.adapters.api.v1.inputs import MAX_COMMENT
 from app.adapters.api.v1.problems import problem_responses
 from app.adapters.api.v1.records import GrantOut, GrantPage
 from app.adapters.api.v1.requests_routes import Cursor, Filter, Limit, RecordId
+from app.adapters.api.v1.retries import revoked_by
+from app.core.approvals import ApprovalError
 from app.services.approvals import ApprovalService
 from app.services.principal import Principal
 
@@ -22,9 +25,12 @@ def add_grant_routes(
     *,
     approvals: ApprovalService,
     authenticate: Callable[..., Awaitable[Principal]],
+    idempotent: Callable[..., Awaitable[Attempt]],
 ) -> None:
-    """Register the grant endpoints on `router`."""
+    """Register the grant endpoints on `router`; `idempotent` is the Idempotency-Key
+    dependency of revocation."""
     caller = Annotated[Principal, Depends(authenticate)]
+    keyed = Annotated[Attempt, Depends(idempotent)]
     tags: list[str | Enum] = ["grants"]
 
     @router.get(
@@ -74,14 +80,22 @@ def add_grant_routes(
         operation_id="revokeGrant",
         summary="Revoke a grant (approvers, admins), or end your own early",
         response_model=GrantOut,
-        responses=problem_responses(403, 404, 409),
+        responses=problem_responses(400, 403, 404, 409),
         tags=tags,
     )
     async def revoke(
         grant_id: RecordId,
         principal: caller,
+        attempt: keyed,
         reason: Annotated[
             str | None, Query(max_length=MAX_COMMENT, description="why, for the audit log")
         ] = None,
     ) -> GrantOut:
-        return GrantOut.of(await approvals.revoke(principal, grant_id, reason=reason))
+        try:
+            grant = await approvals.revoke(principal, grant_id, reason=reason)
+        except ApprovalError as refused:
+            # A keyed retry of a revocation whose first attempt took effect: done, not 409.
+            grant = await attempt.settled(
+                refused, lambda: approvals.get_grant(principal, grant_id), revoked_by(principal)
+            )
+        return GrantOut.of(grant)

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from app.adapters.api.v1.idempotency import as_reusable_parameter
 from app.adapters.api.v1.problems import MEDIA_TYPE
 from app.adapters.api.v1.router import api_v1_router
 
@@ -68,7 +69,7 @@ def document() -> dict[str, Any]:
             read_audit=unused,
         )
     )
-    return _problems_only(app.openapi())
+    return as_reusable_parameter(_problems_only(app.openapi()))
 
 
 def _problems_only(doc: dict[str, Any]) -> dict[str, Any]:

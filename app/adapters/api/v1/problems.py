@@ -17,6 +17,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
 
 from app.adapters.signals.client_ip import ForwardedHeaderError
+from app.adapters.store.durability import DurabilityUnavailableError, UnconfirmedWriteError
 from app.adapters.store.redis_workflow import ContentionError
 from app.core.approvals import ApprovalError, Category, ErrorCode, StepUpRequiredError
 from app.services.errors import BadCursorError, NotRequestableError, NotVisibleError, ScopeError
@@ -133,6 +134,23 @@ def to_problem(exc: Exception) -> ProblemError:
         log.warning("api_contention")
         return ProblemError(
             503, "contention", "the record kept changing; try again", headers=_RETRY
+        )
+    if isinstance(exc, UnconfirmedWriteError):
+        log.warning("api_change_unconfirmed", problem=str(exc)[:200])
+        return ProblemError(
+            503,
+            "store-unavailable",
+            "the change could not be confirmed durable (it may have been applied); retrying "
+            "with the same Idempotency-Key is safe",
+            headers=_RETRY,
+        )
+    if isinstance(exc, DurabilityUnavailableError):
+        log.warning("api_durability_unavailable", problem=str(exc)[:300])
+        return ProblemError(
+            503,
+            "store-unavailable",
+            "the store cannot make changes durable right now; nothing was changed, try again",
+            headers=_RETRY,
         )
     if isinstance(exc, RedisConnectionError | RedisTimeoutError):
         log.warning("api_store_unavailable", problem=type(exc).__name__)

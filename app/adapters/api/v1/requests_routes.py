@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
+from app.adapters.api.v1.idempotency import Attempt
 from app.adapters.api.v1.inputs import ApprovalBody, DenialBody, NewAccessRequest, to_timedelta
 from app.adapters.api.v1.problems import problem_responses, step_up_problem
 from app.adapters.api.v1.records import (
@@ -18,10 +19,17 @@ from app.adapters.api.v1.records import (
     AccessRequestPage,
     GrantOut,
 )
+from app.adapters.api.v1.retries import cancelled_by, reviewed_by
 from app.adapters.forward_auth.handler import ReadSignals
 from app.adapters.identity.extract import headers_from_asgi
 from app.adapters.step_up import StepUpLinks
-from app.core.approvals import RequestStatus, StepUpRequiredError
+from app.core.approvals import (
+    AccessRequest,
+    ApprovalError,
+    RequestStatus,
+    ReviewDecision,
+    StepUpRequiredError,
+)
 from app.core.approvals.request import MAX_USER_AGENT
 from app.core.context import AccessContext
 from app.core.policy.policy_set import PolicySet
@@ -44,13 +52,16 @@ def add_request_routes(
     policies: Callable[[], PolicySet],
     signals: ReadSignals,
     authenticate: Callable[..., Awaitable[Principal]],
+    idempotent: Callable[..., Awaitable[Attempt]],
     step_up: StepUpLinks,
     mfa_acr_values: str | None = None,
 ) -> None:
-    """Register the access-request endpoints on `router`. `step_up` makes the sign-in link of
-    a `step-up-required` answer; `mfa_acr_values`, when the provider has an ACR for MFA, goes
+    """Register the access-request endpoints on `router`. `idempotent` is the Idempotency-Key
+    dependency of the state-changing ones; `step_up` makes the sign-in link of a
+    `step-up-required` answer; `mfa_acr_values`, when the provider has an ACR for MFA, goes
     into its RFC 9470 challenge."""
     caller = Annotated[Principal, Depends(authenticate)]
+    keyed = Annotated[Attempt, Depends(idempotent)]
     tags: list[str | Enum] = ["access requests"]
 
     def context_for(request: Request, principal: Principal, application: str) -> AccessContext:
@@ -84,8 +95,9 @@ def add_request_routes(
                     " force under the same policy (`created` false)"
                 )
             },
-            **problem_responses(400, 403, 404, 413),
+            **problem_responses(400, 403, 404, 409, 413),
         },
+        dependencies=[Depends(idempotent)],
         tags=tags,
     )
     async def create(
@@ -164,12 +176,13 @@ def add_request_routes(
             " Denying never needs a fresh sign-in."
         ),
         response_model=AccessRequestOut,
-        responses=problem_responses(403, 404, 409, 413),
+        responses=problem_responses(400, 403, 404, 409, 413),
         tags=tags,
     )
     async def approve(
         request_id: RecordId,
         principal: caller,
+        attempt: keyed,
         body: Annotated[ApprovalBody | None, Body()] = None,
     ) -> AccessRequestOut:
         given = body or ApprovalBody()
@@ -182,6 +195,8 @@ def add_request_routes(
             # review page tells them nothing new.
             link = step_up.sign_in_to_review(request_id, mfa=error.mfa, max_age=error.max_age)
             raise step_up_problem(error, sign_in_url=link, acr_values=mfa_acr_values) from error
+        except ApprovalError as refused:
+            request = await settled(attempt, refused, principal, request_id, ReviewDecision.APPROVE)
         return AccessRequestOut.of(request)
 
     @router.post(
@@ -189,21 +204,47 @@ def add_request_routes(
         operation_id="denyAccessRequest",
         summary="Deny as an eligible approver, saying why",
         response_model=AccessRequestOut,
-        responses=problem_responses(403, 404, 409, 413),
+        responses=problem_responses(400, 403, 404, 409, 413),
         tags=tags,
     )
-    async def deny(request_id: RecordId, body: DenialBody, principal: caller) -> AccessRequestOut:
-        return AccessRequestOut.of(
-            await approvals.deny(principal, request_id, comment=body.comment)
-        )
+    async def deny(
+        request_id: RecordId, body: DenialBody, principal: caller, attempt: keyed
+    ) -> AccessRequestOut:
+        try:
+            request = await approvals.deny(principal, request_id, comment=body.comment)
+        except ApprovalError as refused:
+            request = await settled(attempt, refused, principal, request_id, ReviewDecision.DENY)
+        return AccessRequestOut.of(request)
 
     @router.post(
         "/access-requests/{request_id}/cancel",
         operation_id="cancelAccessRequest",
         summary="Withdraw your own pending request",
         response_model=AccessRequestOut,
-        responses=problem_responses(403, 404, 409),
+        responses=problem_responses(400, 403, 404, 409),
         tags=tags,
     )
-    async def cancel(request_id: RecordId, principal: caller) -> AccessRequestOut:
-        return AccessRequestOut.of(await approvals.cancel(principal, request_id))
+    async def cancel(request_id: RecordId, principal: caller, attempt: keyed) -> AccessRequestOut:
+        try:
+            request = await approvals.cancel(principal, request_id)
+        except ApprovalError as refused:
+            request = await attempt.settled(
+                refused,
+                lambda: approvals.get_request(principal, request_id),
+                cancelled_by(principal),
+            )
+        return AccessRequestOut.of(request)
+
+    async def settled(
+        attempt: Attempt,
+        refused: ApprovalError,
+        principal: Principal,
+        request_id: str,
+        decision: ReviewDecision,
+    ) -> AccessRequest:
+        # A keyed retry of a review whose first attempt took effect answers with the request.
+        return await attempt.settled(
+            refused,
+            lambda: approvals.get_request(principal, request_id),
+            reviewed_by(principal, decision),
+        )

@@ -1,4 +1,5 @@
-"""The /api/v1 router: every endpoint, its authentication, and problem+json errors."""
+"""The /api/v1 router: every endpoint, its authentication, the Idempotency-Key of the
+state-changing ones, and problem+json errors."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi import APIRouter
 from app.adapters.api.v1.admin_routes import ReadAudit, add_admin_routes
 from app.adapters.api.v1.auth import ServiceTokens, authenticator
 from app.adapters.api.v1.grants_routes import add_grant_routes
+from app.adapters.api.v1.idempotency import IdempotencyStore, idempotency_guard
 from app.adapters.api.v1.requests_routes import add_request_routes
 from app.adapters.api.v1.routing import ProblemRoute, add_fallback
 from app.adapters.api.v1.sessions_routes import EndSessions, add_session_routes
@@ -38,24 +40,29 @@ def api_v1_router(
     read_audit: ReadAudit,
     clock: Callable[[], datetime] = _utc_now,
     end_sessions: EndSessions | None = None,
+    idempotency: IdempotencyStore | None = None,
 ) -> APIRouter:
     """Build the router; every dependency is passed in. Client IPs are read by `signals`,
-    which believes X-Forwarded-For only from TRUSTED_PROXIES, as on the forward-auth path."""
+    which believes X-Forwarded-For only from TRUSTED_PROXIES, as on the forward-auth path.
+    Without an `idempotency` store, a call that sends an Idempotency-Key is refused (503):
+    it never runs unprotected."""
     router = APIRouter(prefix=PREFIX, route_class=ProblemRoute)
     authenticate = authenticator(
         identify=identify,
         tokens=ServiceTokens(settings.service_tokens),
         admin_groups=settings.admin_groups,
     )
+    idempotent = idempotency_guard(store=idempotency, authenticate=authenticate)
     add_request_routes(
         router,
         approvals=approvals,
         policies=policies,
         signals=signals,
         authenticate=authenticate,
+        idempotent=idempotent,
         step_up=StepUpLinks(login_url=settings.login_url, public_url=settings.public_url),
     )
-    add_grant_routes(router, approvals=approvals, authenticate=authenticate)
+    add_grant_routes(router, approvals=approvals, authenticate=authenticate, idempotent=idempotent)
     add_admin_routes(
         router,
         policies=policies,
@@ -63,7 +70,10 @@ def api_v1_router(
         read_audit=read_audit,
         clock=clock,
         authenticate=authenticate,
+        idempotent=idempotent,
     )
-    add_session_routes(router, end_sessions=end_sessions, authenticate=authenticate)
+    add_session_routes(
+        router, end_sessions=end_sessions, authenticate=authenticate, idempotent=idempotent
+    )
     add_fallback(router)
     return router

@@ -2,7 +2,8 @@
 
 Routers cannot install exception handlers, and the rest of the service (forward-auth, the
 dev login, /readyz) keeps its own error shapes, so the mapping lives in the route: the body is
-bounded, then the endpoint runs, and anything it raises becomes problem+json.
+bounded, then the endpoint runs, and anything it raises becomes problem+json. The answer then
+goes to `idempotency.settle`, which keeps it for a keyed call's retries.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import Message
 
+from app.adapters.api.v1.idempotency import ReplayError, settle
 from app.adapters.api.v1.problems import ProblemError, render, to_problem
 
 #: Requests larger than this are refused with 413 before they are parsed.
@@ -34,16 +37,22 @@ class ProblemRoute(APIRoute):
     """An APIRoute whose errors, its dependencies' included, are problem+json."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """Wrap FastAPI's handler: bound the body, map every exception."""
+        """Wrap FastAPI's handler: bound the body, map every exception, settle the key."""
         handler = super().get_route_handler()
 
         async def guarded(request: Request) -> Response:
+            ran = True
             try:
                 response = await handler(_bounded(request))
+            except ReplayError as replay:  # the key's first attempt already answered
+                return replay.response()
             except Exception as exc:  # every failure becomes a problem document
-                return render(to_problem(exc))
+                # Invalid input is refused before the endpoint runs: nothing happened.
+                ran = not isinstance(exc, RequestValidationError)
+                response = render(to_problem(exc))
             # Records name people and their access: no cache keeps a copy.
             response.headers.setdefault("cache-control", "no-store")
+            await settle(request, response, ran=ran)
             return response
 
         return guarded

@@ -44,8 +44,10 @@ def add_session_routes(
     *,
     end_sessions: EndSessions | None,
     authenticate: Callable[..., Awaitable[Principal]],
+    idempotent: Callable[..., Awaitable[object]],
 ) -> None:
-    """Register the session endpoints on `router`; `end_sessions` None means sessions are off."""
+    """Register the session endpoints on `router`; `end_sessions` None means sessions are off;
+    `idempotent` is the Idempotency-Key dependency."""
     caller = Annotated[Principal, Depends(authenticate)]
     tags: list[str | Enum] = ["administration"]
 
@@ -54,7 +56,8 @@ def add_session_routes(
         operation_id="revokeSessions",
         summary="End every Countersign session of one person (admins)",
         response_model=SessionsRevoked,
-        responses=problem_responses(403, 409),
+        responses=problem_responses(400, 403, 409),
+        dependencies=[Depends(idempotent)],
         tags=tags,
     )
     async def revoke_sessions(body: SessionsRevocation, principal: caller) -> SessionsRevoked:
