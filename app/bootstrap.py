@@ -18,6 +18,7 @@ from app import __version__
 from app.adapters.api.ops import ops_router
 from app.adapters.api.v1.router import api_v1_router
 from app.adapters.forward_auth.assertion import Assertions
+from app.adapters.forward_auth.deny_page import DenyPage
 from app.adapters.forward_auth.flavours import Targets
 from app.adapters.forward_auth.handler import ForwardAuth
 from app.adapters.identity.authenticate import Authenticator
@@ -220,6 +221,12 @@ def build(settings: Settings) -> CountersignApp:  # noqa: PLR0915  (wiring: one 
         assertions=None
         if signer is None
         else Assertions(signer, issuer=session_issuer(settings), ttl=settings.assertion_ttl),
+        # Denied browsers get the refusal page (why, and whom to ask) instead of a bare 403.
+        deny_page=DenyPage(
+            policies=lambda: repository.current,
+            public_url=settings.public_url,
+            login_url=settings.login_url,
+        ),
     )
 
     @contextlib.asynccontextmanager

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 from urllib.parse import quote
@@ -35,6 +35,9 @@ REDIRECTING = frozenset(
     {Effect.UNAUTHENTICATED, Effect.NEEDS_APPROVAL, Effect.NEEDS_JUSTIFICATION, Effect.PENDING}
 )
 CANNOT_DECIDE = frozenset({Reason.GRANT_STATE_UNAVAILABLE, Reason.INTERNAL_ERROR})
+#: On nginx's 403 for a browser: the shipped config then fetches the page from
+#: /auth/nginx/denied (auth_request drops the body of the check's answer).
+DENY_PAGE_MARK = (b"x-countersign-deny-page", b"1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +105,11 @@ class Flavour(abc.ABC):
         headers: Headers,
         targets: Targets,
         identity_headers: IdentityHeaders,
+        *,
+        page: Callable[[], Answer] | None = None,
     ) -> Answer:
-        """Turn a decision into this proxy's answer."""
+        """Turn a decision into this proxy's answer. `page` makes the refusal page for a
+        browser that is denied (None: browsers get the same 403 as API clients)."""
         effect = decision.effect
         if effect is Effect.ALLOW:
             if not self.carries_upstream_cookie:
@@ -113,6 +119,8 @@ class Flavour(abc.ABC):
         if effect is Effect.DENY:
             if CANNOT_DECIDE.intersection(decision.reasons):
                 return Answer(503, [NO_STORE, JSON_TYPE], _json({"decision": "unavailable"}))
+            if page is not None and not is_api_client(headers):
+                return self.deny_page(page)
             return Answer(403, [NO_STORE, JSON_TYPE], _json({"decision": effect.value}))
         api = is_api_client(headers)
         if effect is Effect.UNAUTHENTICATED:
@@ -131,6 +139,10 @@ class Flavour(abc.ABC):
             )
         return self._redirect(original, location)
 
+    def deny_page(self, page: Callable[[], Answer]) -> Answer:
+        """A browser's 403: the proxy hands this body to the browser as it is."""
+        return page()
+
     def _redirect(self, original: OriginalRequest, location: str) -> Answer:
         header = (b"location", location.encode())
         if self.redirect_with_401:
@@ -144,6 +156,11 @@ class Nginx(Flavour):
 
     name = "nginx"
     redirect_with_401 = True
+
+    def deny_page(self, page: Callable[[], Answer]) -> Answer:
+        """auth_request drops the body: the mark tells the shipped config to fetch the page
+        (`error_page 403`), and nothing is rendered here."""
+        return Answer(403, [NO_STORE, JSON_TYPE, DENY_PAGE_MARK], _json({"decision": "deny"}))
 
     def original(self, scope: Mapping[str, object], headers: Headers) -> OriginalRequest:
         url = headers.get("x-original-url")

@@ -3,6 +3,10 @@
 Per request: collect headers once, check the caller is a trusted proxy, extract the original
 request (flavour), identify the user (cached tokens), read signals, ask the DecisionService,
 add the signed assertion to an allow (cached), render, and write one decision log line.
+
+`/auth/nginx/denied` is the same check asked again by nginx's `error_page 403` handler: its
+answer is always a 403, with the refusal page for a browser (auth_request drops the body of
+the check's own answer, so the page needs this second call).
 """
 
 from __future__ import annotations
@@ -17,20 +21,23 @@ from typing import Any, Protocol
 import structlog
 
 from app.adapters.forward_auth.assertion import Assertions
+from app.adapters.forward_auth.deny_page import PLAIN_DENY, DenyPage
 from app.adapters.forward_auth.flavours import (
+    CANNOT_DECIDE,
     FLAVOURS,
     NO_STORE,
     Answer,
     Flavour,
     IdentityHeaders,
     Targets,
+    is_api_client,
 )
 from app.adapters.forward_auth.identity_headers import encoded_identity
 from app.adapters.forward_auth.original import BadProxyRequestError, OriginalRequest
 from app.adapters.http_limits import MAX_HEADER_COUNT
 from app.adapters.signals.client_ip import ForwardedHeaderError
 from app.core.context import AccessContext, Device, Identity, IPAddress
-from app.core.decision import Decision
+from app.core.decision import Decision, Effect
 from app.services.decide import DecisionService
 
 Scope = MutableMapping[str, Any]
@@ -53,6 +60,8 @@ SINGLE = frozenset(
 )
 #: The app-wide limit answers 431 first (app.web); this guards the handler used on its own.
 MAX_HEADERS = MAX_HEADER_COUNT
+#: Where nginx's `error_page 403` handler asks for the refusal page.
+NGINX_PAGE_PATH = "/auth/nginx/denied"
 
 log = structlog.get_logger("countersign.decision")
 
@@ -86,12 +95,15 @@ class ForwardAuth:
     targets: Targets
     #: X-Countersign-Assertion on allow answers; None sends none.
     assertions: Assertions | None = None
+    #: The refusal page for denied browsers; None answers them like API clients.
+    deny_page: DenyPage | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = perf_counter()
         path: str = scope["path"]
         flavour = _flavour_for(path)
-        if flavour is None:
+        page_call = path == NGINX_PAGE_PATH
+        if flavour is None or (page_call and self.deny_page is None):
             await _send(send, Answer(404, [NO_STORE]))
             return
         client = scope.get("client")
@@ -139,12 +151,10 @@ class ForwardAuth:
             user_agent=headers.get("user-agent", "")[:512],
         )
         decision = await self.decisions.decide(context)
-        identity_headers = _identity_headers(decision, identity)
-        if self.assertions is not None:
-            decision, identity_headers = self.assertions.attach(
-                decision, identity, identity_headers
-            )
-        answer = flavour.render(decision, original, headers, self.targets, identity_headers)
+        if page_call:
+            answer = self._page(decision, identity, original, headers)
+        else:
+            decision, answer = self._answer(flavour, decision, identity, original, headers)
         await _send(send, answer)
         _log(
             decision,
@@ -155,11 +165,56 @@ class ForwardAuth:
             token_problem=token_problem,
             status=answer.status,
             started=started,
+            page=page_call,
         )
+
+    def _answer(
+        self,
+        flavour: Flavour,
+        decision: Decision,
+        identity: Identity | None,
+        original: OriginalRequest,
+        headers: Mapping[str, str],
+    ) -> tuple[Decision, Answer]:
+        """The check's answer (and the decision, which an allow's assertion may annotate)."""
+        identity_headers = _identity_headers(decision, identity)
+        if self.assertions is not None:
+            decision, identity_headers = self.assertions.attach(
+                decision, identity, identity_headers
+            )
+        page = self.deny_page
+        shown = decision
+        answer = flavour.render(
+            decision,
+            original,
+            headers,
+            self.targets,
+            identity_headers,
+            page=None
+            if page is None or decision.effect is not Effect.DENY
+            else lambda: page.answer(shown, identity, original),
+        )
+        return decision, answer
+
+    def _page(
+        self,
+        decision: Decision,
+        identity: Identity | None,
+        original: OriginalRequest,
+        headers: Mapping[str, str],
+    ) -> Answer:
+        """nginx's second call: always a 403 (never an allow, whatever the decision is now);
+        the page says why when the decision is still a deny, and only "refused" otherwise."""
+        page = self.deny_page
+        if page is None or is_api_client(headers):
+            return PLAIN_DENY
+        if decision.effect is Effect.DENY and not CANNOT_DECIDE.intersection(decision.reasons):
+            return page.answer(decision, identity, original)
+        return page.answer(None, identity, original)
 
 
 def _flavour_for(path: str) -> Flavour | None:
-    if path == "/auth/nginx":
+    if path in ("/auth/nginx", NGINX_PAGE_PATH):
         return FLAVOURS["nginx"]
     if path == "/auth/traefik":
         return FLAVOURS["traefik"]
@@ -219,10 +274,12 @@ def _log(
     token_problem: str | None,
     status: int,
     started: float,
+    page: bool = False,
 ) -> None:
     identity = context.identity
     log.info(
-        "decision_made",
+        # nginx's second call for the refusal page: the same decision, logged apart.
+        "deny_page_served" if page else "decision_made",
         request_id=request_id,
         proxy=flavour.name,
         method=original.method,
