@@ -17,6 +17,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
@@ -24,9 +25,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from app.adapters.store import audit
-from app.adapters.store.connection import RedisConfigError, connect
-from app.adapters.store.keys import AUDIT_HEAD_KEY, AUDIT_KEY
+from app.adapters.store import audit, local_server
+from app.adapters.store.connection import RedisConfigError, connect_for
+from app.adapters.store.keys import AUDIT_CHECKPOINT_KEY, AUDIT_HEAD_KEY, AUDIT_KEY
 from app.config import Settings, SettingsError, load_settings
 from app.core.approvals import EventType
 
@@ -48,13 +49,19 @@ def register(sub: Any) -> None:
     parser = sub.add_parser(
         "audit",
         help="verify or export the audit log",
-        description="Work with the hash-chained audit log in Redis (COUNTERSIGN_REDIS_URL).",
+        description=(
+            "Work with the hash-chained audit log in Redis (COUNTERSIGN_REDIS_URL; unset, the "
+            "private Redis of the service running on COUNTERSIGN_DATA_DIR)."
+        ),
     )
     actions = parser.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     verify = actions.add_parser(
         "verify",
         help="check that no entry was edited or deleted",
-        description="Walk the chain: exit 0 when intact, 1 naming the first bad entry.",
+        description=(
+            "Walk the chain: exit 0 when intact, 1 naming the first bad entry. When retention "
+            "trimmed the oldest entries, the kept ones verify from the retention checkpoint."
+        ),
     )
     _redis_option(verify)
     verify.set_defaults(handler=verify_command)
@@ -63,7 +70,9 @@ def register(sub: Any) -> None:
         help="write entries as JSON lines to stdout",
         description=(
             "Write one JSON object per entry, oldest first: the stream id, the chain hashes "
-            "(prev, hash) and the event. Filters combine; times are when the entry was written."
+            "(prev, hash) and the event. Filters combine; times are when the entry was written. "
+            'When retention trimmed older entries, the first line is {"checkpoint": {id, hash, '
+            "count, at}}: the first kept entry's prev is its hash."
         ),
     )
     _redis_option(export)
@@ -84,7 +93,9 @@ def register(sub: Any) -> None:
 
 def _redis_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--redis-url", help="Redis to read (default: COUNTERSIGN_REDIS_URL and its settings)"
+        "--redis-url",
+        help="Redis to read (default: COUNTERSIGN_REDIS_URL and its settings, else the private "
+        "Redis of the service running on COUNTERSIGN_DATA_DIR)",
     )
 
 
@@ -101,6 +112,7 @@ async def _verify(client: Any, out: TextIO) -> int:
     length = 0
     for _ in range(VERIFY_ATTEMPTS):
         head_before = await client.get(AUDIT_HEAD_KEY)
+        checkpoint_before = await client.get(AUDIT_CHECKPOINT_KEY)
         try:
             audit.Head.parse(head_before)
         except (ValueError, KeyError, TypeError):
@@ -112,13 +124,19 @@ async def _verify(client: Any, out: TextIO) -> int:
         except UnicodeDecodeError:
             print("audit log damaged: an entry holds bytes that are not UTF-8 text", file=out)
             return 1
-        # A transition that lands while the log is read moves the head: read it again.
-        if verdict.ok or await client.get(AUDIT_HEAD_KEY) == head_before:
+        # A transition that lands while the log is read moves the head, a retention trim moves
+        # the checkpoint: read it again.
+        if verdict.ok or (
+            await client.get(AUDIT_HEAD_KEY) == head_before
+            and await client.get(AUDIT_CHECKPOINT_KEY) == checkpoint_before
+        ):
             break
     if verdict.ok:
-        print(f"audit log intact: {_entries(verdict.checked)}", file=out)
+        print(f"audit log intact: {_intact(verdict)}", file=out)
         return 0
-    if verdict.checked < length:
+    if verdict.bad_entry is None:  # the damage is in no entry (the checkpoint key)
+        where = ""
+    elif verdict.checked < length:
         where = f" at entry {verdict.bad_entry}"
     else:  # every entry chains; only the head knows of more: the newest ones are gone
         where = f" after entry {verdict.bad_entry}" if length else ""
@@ -129,6 +147,17 @@ async def _verify(client: Any, out: TextIO) -> int:
 
 def _entries(n: int) -> str:
     return f"{n} {'entry' if n == 1 else 'entries'}"
+
+
+def _intact(verdict: audit.Verdict) -> str:
+    checkpoint = verdict.checkpoint
+    if checkpoint is None:
+        return _entries(verdict.checked)
+    kept = "entry verifies" if verdict.checked == 1 else "entries verify"
+    return (
+        f"{_entries(checkpoint.count)} up to {checkpoint.id} were trimmed by retention at "
+        f"{checkpoint.at}; the kept {verdict.checked} {kept} from checkpoint {checkpoint.hash}"
+    )
 
 
 # -- export ------------------------------------------------------------------------------------
@@ -176,7 +205,20 @@ def export_command(args: argparse.Namespace, *, environ: Mapping[str, str] | Non
 
 async def _export(client: Any, wanted: ExportFilter, out: TextIO) -> int:
     unreadable = 0
+    checkpoint = None
     try:
+        checkpoint = audit.Checkpoint.parse(await client.get(AUDIT_CHECKPOINT_KEY))
+    except audit.CheckpointError:  # still write the entries: they are the evidence
+        unreadable += 1
+        print(
+            f"countersign: the retention checkpoint {AUDIT_CHECKPOINT_KEY} cannot be read; "
+            "run `countersign audit verify`",
+            file=sys.stderr,
+        )
+    try:
+        if checkpoint is not None:
+            first = {"checkpoint": checkpoint.as_dict()}
+            out.write(json.dumps(first, separators=(",", ":")) + "\n")
         async for entry_id, fields in _entries_between(client, wanted.since, wanted.until):
             event = _event(fields.get("event", ""))
             if event is None:
@@ -278,13 +320,12 @@ def _with_redis(
     except SettingsError as exc:
         print(f"countersign: {exc}", file=sys.stderr)
         return 2
-    if settings.redis_url is None:
-        print(
-            "countersign: no Redis to read: set COUNTERSIGN_REDIS_URL or pass --redis-url",
-            file=sys.stderr,
-        )
+    configured = settings.redis_url.get_secret_value() if settings.redis_url else None
+    try:
+        url = local_server.redis_url(configured, Path(settings.data_dir))
+    except local_server.NoLocalServerError as exc:
+        print(f"countersign: {exc} (or pass --redis-url)", file=sys.stderr)
         return 2
-    url = settings.redis_url.get_secret_value()
     try:
         return asyncio.run(_run(url, settings, work))
     except RedisUnavailableError as exc:
@@ -298,14 +339,8 @@ def _with_redis(
 async def _run(url: str, settings: Settings, work: Callable[[Any], Awaitable[int]]) -> int:
     where = _display(url)
     try:
-        client = connect(
-            url,
-            mode=settings.redis_mode,
-            sentinel_master=settings.redis_sentinel_master,
-            password=(
-                settings.redis_password.get_secret_value() if settings.redis_password else None
-            ),
-            timeout=max(settings.redis_timeout.total_seconds(), MIN_TIMEOUT),
+        client = connect_for(
+            settings, url=url, timeout=max(settings.redis_timeout.total_seconds(), MIN_TIMEOUT)
         )
     except (RedisConfigError, ValueError) as exc:
         raise RedisUnavailableError(f"cannot use Redis at {where}: {exc}") from None

@@ -7,7 +7,16 @@ import argparse
 from typing import Any
 
 from app.adapters.api.v1.client import ApiClient
-from app.cli.requests import add_paging, clean, connection, emit_json, page_footer, table
+from app.cli.requests import (
+    add_paging,
+    add_quiet,
+    clean,
+    connection,
+    emit_json,
+    page_footer,
+    print_ids,
+    table,
+)
 
 _PREFIX = "/api/v1/grants"
 
@@ -27,6 +36,7 @@ def register(sub: Any) -> None:
     listing.add_argument("--user", help="only this user's grants")
     listing.add_argument("--active", action="store_true", help="only grants in force now")
     add_paging(listing)
+    add_quiet(listing, "only the ids, one a line")
     connection(listing, list_grants)
 
     revoke = actions.add_parser(
@@ -49,6 +59,8 @@ def list_grants(client: ApiClient, args: argparse.Namespace) -> int:
     page = client.call("GET", _PREFIX, params=params)
     if args.json:
         return emit_json(page)
+    if args.quiet:
+        return print_ids(page)
     table(
         ("ID", "STATUS", "APPLICATION", "USER", "EXPIRES", "DURATION"),
         [

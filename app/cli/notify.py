@@ -1,4 +1,5 @@
-"""`countersign notify test --channel NAME`: send a test message on one configured channel."""
+"""`countersign notify test --channel NAME`: send a test message on one configured channel.
+`countersign notify replay [--dry-run] [--channel NAME] [ID ...]`: send dead letters again."""
 
 from __future__ import annotations
 
@@ -6,14 +7,20 @@ import argparse
 import asyncio
 import os
 import sys
+import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from app.adapters.notify import dead_letters
 from app.adapters.notify.base import DeliveryError
 from app.adapters.notify.hooks import http_client
 from app.adapters.notify.senders import build_sender
+from app.adapters.store import local_server
+from app.adapters.store.connection import connect_for
+from app.cli.requests import clean
 from app.config import Settings, SettingsError, load_settings
 from app.core.notify import Delivery, Notice, Topic
 from app.notify_config import ChannelSettings
@@ -33,6 +40,18 @@ def register(sub: Any) -> None:
         "--to", action="append", default=[], help="e-mail channels: an address (repeatable)"
     )
     test.set_defaults(handler=run)
+    replay = actions.add_parser(
+        "replay",
+        help="send deliveries that were given up on (dead letters) again",
+        description="Queue dead letters again: the service sends them with the usual retries. "
+        "Without IDs, every dead letter (of --channel, when given).",
+    )
+    replay.add_argument("ids", nargs="*", metavar="ID", help="dead letter ids (default: all)")
+    replay.add_argument("--channel", help="only this channel's dead letters")
+    replay.add_argument(
+        "--dry-run", action="store_true", help="list what would be sent again; change nothing"
+    )
+    replay.set_defaults(handler=run_replay)
 
 
 def test_notice(settings: Settings) -> Notice:
@@ -84,3 +103,59 @@ async def _send(settings: Settings, channel: ChannelSettings, recipients: tuple[
         delivery = Delivery(channel.name, channel.kind, recipients)
         delivery_id = f"test-{uuid.uuid4().hex[:12]}"
         await sender.send(test_notice(settings), delivery, delivery_id=delivery_id)
+
+
+def run_replay(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None) -> int:
+    """Exit 0 when every chosen dead letter was queued again (or listed, with --dry-run), 1
+    when some could not be, 2 for bad settings."""
+    try:
+        settings = load_settings(os.environ if environ is None else environ)
+    except SettingsError as exc:
+        print(f"countersign: {exc}", file=sys.stderr)
+        return 2
+    configured = settings.redis_url.get_secret_value() if settings.redis_url else None
+    try:
+        url = local_server.redis_url(configured, Path(settings.data_dir))
+    except local_server.NoLocalServerError as exc:
+        print(f"countersign: {exc}", file=sys.stderr)
+        return 2
+    return asyncio.run(_replay(settings, url, args))
+
+
+async def _replay(settings: Settings, url: str, args: argparse.Namespace) -> int:
+    client = connect_for(
+        settings, url=url, timeout=max(settings.redis_timeout.total_seconds(), 2.0)
+    )
+    try:
+        letters = await dead_letters.read(client, channel=args.channel)
+        if args.ids:
+            wanted = set(args.ids)
+            unknown = wanted - {letter.id for letter in letters}
+            for letter_id in sorted(unknown):
+                print(f"countersign: no dead letter {clean(letter_id)}", file=sys.stderr)
+            letters = [letter for letter in letters if letter.id in wanted]
+            if unknown:
+                return 1
+        failed = 0
+        now = time.time()
+        for letter in letters:
+            line = (
+                f"{letter.id}  {clean(letter.channel)}  {clean(letter.topic or '-')}  "
+                f"{clean(letter.request_id or '-')}  after {letter.attempts} tries: "
+                f"{clean(letter.problem, 80)}"
+            )
+            if args.dry_run:
+                print(f"would send again: {line}")
+                continue
+            outcome = await dead_letters.replay(client, letter, now=now)
+            if outcome == "queued":
+                print(f"queued again: {line}")
+            else:
+                failed += 1
+                why = "its outbox entry is gone" if outcome == "gone" else "already replayed"
+                print(f"countersign: not queued ({why}): {line}", file=sys.stderr)
+        if not letters:
+            print("no dead letters")
+        return 1 if failed else 0
+    finally:
+        await client.aclose()

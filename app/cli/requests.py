@@ -42,6 +42,7 @@ def register(sub: Any) -> None:
         "--reason", "--justification", dest="justification", help="why you need it (recorded)"
     )
     create.add_argument("--duration", help="how long you ask for, e.g. 30m, 2h or PT45M")
+    add_quiet(create, "only the id: the request's (req_...), or the grant's (grt_...) in force")
     connection(create, create_request)
 
     listing = actions.add_parser("list", help="requests you may see, newest first")
@@ -54,6 +55,7 @@ def register(sub: Any) -> None:
         "--to-review", action="store_true", help="only pending ones you may review"
     )
     add_paging(listing)
+    add_quiet(listing, "only the ids, one a line")
     connection(listing, list_requests)
 
     show = actions.add_parser("show", help="one request with its reviews")
@@ -80,6 +82,11 @@ def add_paging(parser: argparse.ArgumentParser) -> None:
     """`--limit` and `--cursor` of a listing."""
     parser.add_argument("--limit", type=int, default=50, help="page size, 1-200 (default 50)")
     parser.add_argument("--cursor", help="continue after a previous page")
+
+
+def add_quiet(parser: argparse.ArgumentParser, what: str) -> None:
+    """`-q/--quiet`: print ids alone, for `ID=$(countersign ...)` in a shell."""
+    parser.add_argument("-q", "--quiet", action="store_true", help=f"print {what}")
 
 
 def connection(parser: argparse.ArgumentParser, action: Action) -> None:
@@ -142,6 +149,13 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
 
 
+def print_ids(page: Mapping[str, Any]) -> int:
+    """The ids of a listing's page, one a line (nothing for an empty page)."""
+    for item in page["items"]:
+        print(clean(item["id"], 80))
+    return 0
+
+
 def page_footer(page: Mapping[str, Any]) -> None:
     """Tell how to get the next page, if any."""
     if page.get("next_cursor"):
@@ -155,6 +169,10 @@ def create_request(client: ApiClient, args: argparse.Namespace) -> int:
     outcome = client.call("POST", _PREFIX, json=body)
     if args.json:
         return emit_json(outcome)
+    if args.quiet:
+        made = outcome.get("request") or outcome.get("grant") or {}
+        print(clean(made.get("id"), 80))
+        return 0
     if outcome.get("request") is not None:
         if not outcome["created"]:
             print("you already have an open request for this application:")
@@ -188,6 +206,8 @@ def list_requests(client: ApiClient, args: argparse.Namespace) -> int:
     page = client.call("GET", _PREFIX, params=params)
     if args.json:
         return emit_json(page)
+    if args.quiet:
+        return print_ids(page)
     table(
         ("ID", "STATUS", "APPLICATION", "REQUESTER", "CREATED", "JUSTIFICATION"),
         [

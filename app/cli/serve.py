@@ -7,6 +7,7 @@ import contextlib
 import fcntl
 import math
 import os
+import signal
 import socket
 import sys
 from collections.abc import Iterator, Mapping
@@ -60,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     before this instance knows it is the only one on its DATA_DIR and owns its port."""
     import uvicorn  # noqa: PLC0415  (heavy import only for this command)
 
+    from app.adapters.store import local_server  # noqa: PLC0415
     from app.adapters.store.embedded import EmbeddedRedisError, start_embedded  # noqa: PLC0415
     from app.bootstrap import prepare_process  # noqa: PLC0415
     from app.config import SettingsError, load_settings  # noqa: PLC0415
@@ -77,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     with contextlib.ExitStack() as held:
         try:
-            held.enter_context(hold_data_dir(Path(settings.data_dir)))
+            if settings.dev or not settings.redis_url:  # only then is DATA_DIR written to
+                held.enter_context(hold_data_dir(Path(settings.data_dir)))
             sock = held.enter_context(listen(settings.host, settings.port))
         except StartError as exc:
             print(f"countersign: {exc}", file=sys.stderr)
@@ -93,6 +96,9 @@ def run(args: argparse.Namespace) -> int:
                 print(f"countersign: {exc}", file=sys.stderr)
                 return 2
             held.callback(embedded.stop)
+            # For the CLI commands that read Redis beside this instance (audit verify|export).
+            held.callback(local_server.forget, Path(settings.data_dir))
+            local_server.record(Path(settings.data_dir), embedded.url)
             env["COUNTERSIGN_REDIS_URL"] = embedded.url
             print(
                 f"countersign: started a private Redis at {embedded.url} "
@@ -109,6 +115,9 @@ def run(args: argparse.Namespace) -> int:
             timeout_keep_alive=keep_alive_seconds(settings.keepalive_timeout),
             **SERVER_OPTIONS,
         )
+        # uvicorn shuts down on SIGTERM and then raises it again, which would end the process
+        # before `held` unwinds (the embedded Redis stopped, its URL file removed).
+        signal.signal(signal.SIGTERM, _interrupt)
         with contextlib.suppress(KeyboardInterrupt):
             if settings.workers > 1:
                 from uvicorn.supervisors import Multiprocess  # noqa: PLC0415
@@ -117,6 +126,10 @@ def run(args: argparse.Namespace) -> int:
             else:
                 uvicorn.Server(config).run(sockets=[sock])
     return 0
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 class StartError(RuntimeError):

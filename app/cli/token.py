@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from app.adapters.api.v1.auth import SERVICE_TOKEN_PREFIX
-from app.adapters.dev.issuer import DevIssuer, DevKeyError, DevKeyMissingError, key_file
 from app.config import SERVICE_TOKEN_NAME, SettingsError, load_settings
 from app.core.durations import DurationError, parse_duration
 from app.services.principal import SCOPES
@@ -58,6 +56,10 @@ def register(sub: Any) -> None:
 
 def run_service(args: argparse.Namespace) -> int:
     """Exit 0 with the token on the first line and its `service_tokens` entry on the second."""
+    # Imported here: it loads the web framework, which every other command (and `countersign
+    # --help`) would otherwise pay for at start.
+    from app.adapters.api.v1.auth import SERVICE_TOKEN_PREFIX  # noqa: PLC0415
+
     if not SERVICE_TOKEN_NAME.match(args.name):
         print("countersign: --name: use 1-64 letters, digits, '.', '_' or '-'", file=sys.stderr)
         return 2
@@ -76,6 +78,13 @@ def run_service(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None) -> int:
     """Exit 0 with the token on stdout; 1 without a dev key; 2 for bad input."""
+    from app.adapters.dev.issuer import (  # noqa: PLC0415  (loads the web framework: see above)
+        DevIssuer,
+        DevKeyError,
+        DevKeyMissingError,
+        key_file,
+    )
+
     try:
         settings = load_settings(os.environ if environ is None else environ)
     except SettingsError as error:

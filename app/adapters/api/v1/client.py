@@ -8,8 +8,11 @@ from typing import Any
 
 import httpx
 
-from app.adapters.api.v1.problems import MEDIA_TYPE
 from app.adapters.http_errors import cause
+
+#: RFC 9457 problems (as app.adapters.api.v1.problems sends them; not imported from there,
+#: which would load the web framework into every CLI call).
+MEDIA_TYPE = "application/problem+json"
 
 _DETAIL_LIMIT = 300
 
