@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import httpx
 
+from app.adapters.http_errors import cause
 from app.adapters.notify.base import DeliveryError
 from app.core.notify import (
     SIGNATURE_HEADER,
@@ -35,7 +36,8 @@ async def _post(client: httpx.AsyncClient, url: str, body: bytes, headers: dict[
     try:
         response = await client.post(url, content=body, headers=headers)
     except httpx.HTTPError as error:
-        raise DeliveryError(type(error).__name__) from None
+        # The URL may be a secret (a Slack webhook's is): never part of the reason.
+        raise DeliveryError(cause(error).replace(url, "the receiver")) from None
     if not response.is_success:
         raise DeliveryError(f"HTTP {response.status_code}")
 

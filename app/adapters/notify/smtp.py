@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
+from app.adapters.http_errors import cause
 from app.adapters.notify.base import DeliveryError
 from app.core.notify import Delivery, Notice, mail
 from app.notify_config import ChannelSettings
@@ -53,7 +54,7 @@ class SmtpSender:
         except smtplib.SMTPResponseException as error:
             raise DeliveryError(f"SMTP {error.smtp_code}") from None
         except (smtplib.SMTPException, OSError) as error:
-            raise DeliveryError(type(error).__name__) from None
+            raise DeliveryError(cause(error)) from None
 
     def _send(self, message: EmailMessage) -> None:
         channel = self._channel

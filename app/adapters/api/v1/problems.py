@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from http import HTTPStatus
 from typing import Any
 
@@ -20,6 +21,7 @@ from app.adapters.signals.client_ip import ForwardedHeaderError
 from app.adapters.store.durability import DurabilityUnavailableError, UnconfirmedWriteError
 from app.adapters.store.redis_workflow import ContentionError
 from app.core.approvals import ApprovalError, Category, ErrorCode, StepUpRequiredError
+from app.core.durations import in_words
 from app.services.errors import BadCursorError, NotRequestableError, NotVisibleError, ScopeError
 
 MEDIA_TYPE = "application/problem+json"
@@ -224,7 +226,7 @@ def _step_up_sentence(error: StepUpRequiredError) -> str:
     if error.mfa:
         wanted.append("with MFA")
     if error.max_age is not None:
-        wanted.append(f"within the last {error.max_age} seconds")
+        wanted.append(f"within the last {in_words(timedelta(seconds=error.max_age))}")
     return "approving this request needs a sign-in " + " and ".join(wanted)
 
 

@@ -27,7 +27,7 @@ CAROL_STALE = replace(CAROL, signed_in_ago=timedelta(hours=1))
 CHALLENGE = (
     'Bearer realm="countersign", error="insufficient_user_authentication", '
     'error_description="approving this request needs a sign-in with MFA and within the last '
-    '900 seconds", max_age=900'
+    '15 minutes", max_age=900'
 )
 
 
