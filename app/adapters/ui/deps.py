@@ -60,6 +60,17 @@ class Ui:
         found = self.policies().applications.get(app_id)
         return found.name if found is not None else app_id
 
+    def application_url(self, app_id: str) -> str:
+        """Where to open an application: its first host that is not a wildcard and its first
+        path, over PUBLIC_URL's scheme; '' when it has no such host (or is gone)."""
+        app = self.policies().applications.get(app_id)
+        host = next((h for h in app.hosts if "*" not in h), None) if app is not None else None
+        if app is None or host is None:
+            return ""
+        scheme = urlsplit(self.step_up.public_url).scheme or "https"
+        url = f"{scheme}://{host}{app.paths[0] if app.paths else '/'}"
+        return url if self.is_safe_redirect(url) else ""
+
     def policy_of(self, request: AccessRequest) -> Policy | None:
         """The policy a request was made under, if it still exists."""
         app = self.policies().applications.get(request.application)

@@ -193,6 +193,7 @@ def requester_router(ui: Ui, route_class: type) -> APIRouter:
             state=state,
             app_name=ui.application_name(found.application),
             rd=target,
+            app_url=ui.application_url(found.application),
             poll_url=ui.href(f"/request/{quote(found.id, safe='')}/status.json"),
             again_url=ask_again_href(ui, found.application, target),
             nav="access",

@@ -270,3 +270,35 @@ def test_with_a_grant_in_force_the_request_page_says_until_when(site: Site) -> N
     assert grant is not None
     assert f'data-grant="{grant.group(1)}"' in posted.text
     assert mine.text.count('/end"') == 1
+
+
+def test_an_approved_request_without_rd_links_to_the_application(site: Site) -> None:
+    """Asked from the access page (no rd): once approved, the status page offers a link that
+    opens the application, over PUBLIC_URL's scheme."""
+
+    async def steps(visit: Visit) -> httpx.Response:
+        alice = visit.as_(ALICE)
+        request_id = await ask_for_id(alice, rd="")
+        approved = await review(visit.as_(BOB), request_id, "approve", duration="1h")
+        assert approved.status_code == 303
+        return await alice.get(f"/request/{request_id}")
+
+    page = site.run(steps)
+    assert 'href="http://grafana.example.com/" id="continue">Open Grafana</a>' in page.text
+
+
+def test_pages_carry_the_favicon(site: Site) -> None:
+    """Every page links the icon; it is served as SVG from the static files."""
+
+    async def steps(visit: Visit) -> tuple[httpx.Response, httpx.Response]:
+        alice = visit.as_(ALICE)
+        page = await alice.get("/access")
+        link = re.search(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', page.text)
+        assert link is not None
+        return page, await alice.get(link.group(1))
+
+    page, icon = site.run(steps)
+    assert page.status_code == 200
+    assert icon.status_code == 200
+    assert icon.headers["content-type"] == "image/svg+xml"
+    assert icon.content.startswith(b"<svg")

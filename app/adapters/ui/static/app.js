@@ -44,10 +44,35 @@
     again(interval);
   }
 
+  // The inbox: fetch this page again now and then and swap in its list when it changed, so
+  // new requests appear (and answered ones go) without reloading by hand.
+  function refresh(region) {
+    var interval = parseInt(region.getAttribute("data-refresh"), 10) || 10000;
+    function again(delay) { window.setTimeout(tick, delay); }
+    function tick() {
+      if (document.hidden) { again(interval); return; }
+      window.fetch(window.location.href, { credentials: "same-origin", cache: "no-store" })
+        .then(function (response) { return response.ok ? response.text() : null; })
+        .then(function (html) {
+          if (html && window.DOMParser) {
+            var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("inbox-region");
+            if (fresh && fresh.innerHTML !== region.innerHTML) {
+              region.innerHTML = fresh.innerHTML;
+              localise();
+            }
+          }
+          again(interval);
+        }, function () { again(interval * 2); });
+    }
+    again(interval);
+  }
+
   function start() {
     localise();
     var status = document.getElementById("status");
     if (status && status.getAttribute("data-poll") && window.fetch) { follow(status); }
+    var region = document.getElementById("inbox-region");
+    if (region && region.getAttribute("data-refresh") && window.fetch) { refresh(region); }
   }
 
   if (document.readyState === "loading") {
