@@ -38,6 +38,7 @@ from app.adapters.signin.routes import signin_router
 from app.adapters.store import audit
 from app.adapters.store.connection import connect_for
 from app.adapters.store.durability import DurableWrites, refusal
+from app.adapters.store.gauges import open_work
 from app.adapters.store.idempotency import RedisIdempotency
 from app.adapters.store.keys import RedisIndexes
 from app.adapters.store.redis_grants import RedisGrantReader
@@ -290,6 +291,18 @@ def build(settings: Settings) -> CountersignApp:  # noqa: PLR0915  (wiring: one 
             await redis.aclose()
             signals.close()
 
+    async def refresh_gauges() -> None:
+        applications = list(repository.current.applications)
+        work = await open_work(
+            redis, applications, now=utc_now(), soon=settings.notify_expiry_warning
+        )
+        metrics.open_work(
+            applications,
+            pending=work.pending,
+            expiring=work.expiring,
+            active_grants=work.active_grants,
+        )
+
     api = FastAPI(
         title="Countersign",
         version=__version__,
@@ -303,6 +316,7 @@ def build(settings: Settings) -> CountersignApp:  # noqa: PLR0915  (wiring: one 
             policy_status=lambda: repository.status,
             redis_ping=redis.ping,
             metrics=metrics.render,
+            refresh_gauges=refresh_gauges,
             redis_timeout=settings.redis_timeout.total_seconds(),
             key_status=lambda: {
                 **verifier.key_status(),

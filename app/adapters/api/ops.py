@@ -7,10 +7,13 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import structlog
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from app.services.policy_repository import PolicyStatus
+
+log = structlog.get_logger("countersign")
 
 
 def ops_router(
@@ -18,6 +21,7 @@ def ops_router(
     policy_status: Callable[[], PolicyStatus],
     redis_ping: Callable[[], Awaitable[Any]],
     metrics: Callable[[], bytes],
+    refresh_gauges: Callable[[], Awaitable[None]] | None = None,
     redis_timeout: float,
     key_status: Callable[[], Mapping[str, bool]] | None = None,
     notifications: Callable[[], Mapping[str, Any]] | None = None,
@@ -69,6 +73,12 @@ def ops_router(
 
     @router.get("/metrics")
     async def prometheus() -> Response:
+        if refresh_gauges is not None:
+            try:
+                async with asyncio.timeout(redis_timeout * 4):
+                    await refresh_gauges()
+            except Exception as exc:  # the counters are still worth scraping
+                log.warning("metrics_gauges_unavailable", problem=str(exc)[:200] or "timeout")
         return Response(metrics(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     return router

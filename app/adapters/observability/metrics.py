@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from app.core.decision import Decision, Effect
@@ -82,6 +84,24 @@ class Metrics:
             "Times this process found outbox entries gone before the notifiers read them",
             registry=self.registry,
         )
+        self.pending = Gauge(
+            "countersign_requests_pending",
+            "Access requests waiting for a review, by application (read from Redis at scrape)",
+            ["application"],
+            registry=self.registry,
+        )
+        self.pending_expiring = Gauge(
+            "countersign_requests_pending_expiring",
+            "Pending requests that run out within NOTIFY_EXPIRY_WARNING, by application",
+            ["application"],
+            registry=self.registry,
+        )
+        self.grants_active = Gauge(
+            "countersign_grants_active",
+            "Approval grants in force, by application (read from Redis at scrape)",
+            ["application"],
+            registry=self.registry,
+        )
         self._children: dict[tuple[str, str], Counter] = {}
 
     def decided(self, decision: Decision, *, seconds: float) -> None:
@@ -127,6 +147,26 @@ class Metrics:
     def outbox_gap(self) -> None:
         """Count outbox entries found gone before they were read."""
         self.outbox_gaps.inc()
+
+    def open_work(
+        self,
+        applications: Iterable[str],
+        *,
+        pending: Mapping[str, int],
+        expiring: Mapping[str, int],
+        active_grants: Mapping[str, int],
+    ) -> None:
+        """Set the open-work gauges: every application of the policy set (0 when it has
+        none), and no series for applications gone from it."""
+        apps = set(applications) | set(pending) | set(active_grants)
+        for gauge, counts in (
+            (self.pending, pending),
+            (self.pending_expiring, expiring),
+            (self.grants_active, active_grants),
+        ):
+            gauge.clear()
+            for app in sorted(apps):
+                gauge.labels(app).set(counts.get(app, 0))
 
     def render(self) -> bytes:
         """The text exposition format."""

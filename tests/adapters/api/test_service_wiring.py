@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import http.server
 import json
+import re
 import threading
 import time
 from datetime import timedelta
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
 from app.adapters.dev.issuer import DevIssuer
 from app.bootstrap import build, prepare_process
@@ -223,3 +225,69 @@ class JwksServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
+
+
+def test_metrics_show_open_requests_and_grants_per_application(
+    tmp_path: Path, server: RedisServer
+) -> None:
+    """ALICE asks for Grafana: one pending (and expiring within the warning window) there, 0
+    for the other applications; BOB approves: none pending, one active grant."""
+    settings = settings_for(tmp_path, server.url).model_copy(
+        update={"notify_expiry_warning": timedelta(days=2)}
+    )
+    prepare_process(settings)
+    app = build(settings)
+    issuer = DevIssuer.load(tmp_path, public_url=settings.public_url)
+
+    def bearer(email: str, *groups: str) -> dict[str, str]:
+        token = issuer.mint(
+            email=email,
+            now=time.time(),
+            ttl=timedelta(minutes=5),
+            claims=settings.claims,
+            groups=list(groups),
+            device_managed=True,
+            amr=["mfa"],
+        )
+        return {"authorization": f"Bearer {token}"}
+
+    def gauge(text: str, name: str, application: str) -> float:
+        match = re.search(rf'^{name}{{application="{application}"}} (\S+)$', text, re.M)
+        assert match is not None, (name, application)
+        return float(match.group(1))
+
+    async def story() -> tuple[str, str]:
+        await server_flush(server)
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4321))
+        async with httpx.AsyncClient(transport=transport, base_url="http://countersign") as http:
+            asked = await http.post(
+                "/api/v1/access-requests",
+                json={"application": "grafana", "justification": "INC-9 dashboards blank"},
+                headers=bearer("alice@example.com", "engineering"),
+            )
+            assert asked.status_code == 201, asked.text
+            before = (await http.get("/metrics")).text
+            approved = await http.post(
+                f"/api/v1/access-requests/{asked.json()['request']['id']}/approve",
+                json={"duration": "1h"},
+                headers=bearer("bob@example.com", "sre", "sre-leads"),
+            )
+            assert approved.status_code == 200, approved.text
+            return before, (await http.get("/metrics")).text
+
+    before, after = asyncio.run(story())
+    assert gauge(before, "countersign_requests_pending", "grafana") == 1
+    assert gauge(before, "countersign_requests_pending_expiring", "grafana") == 1
+    assert gauge(before, "countersign_requests_pending", "db-console") == 0
+    assert gauge(before, "countersign_grants_active", "grafana") == 0
+    assert gauge(after, "countersign_requests_pending", "grafana") == 0
+    assert gauge(after, "countersign_grants_active", "grafana") == 1
+
+
+async def server_flush(server: RedisServer) -> None:
+    """An empty store for a test that counts what is in it."""
+    client = Redis.from_url(server.url)
+    try:
+        await client.flushall()
+    finally:
+        await client.aclose()
