@@ -91,4 +91,4 @@ def test_a_receiver_that_is_down_fails_with_one_line(
     assert notify(["--channel", "ops"], config(tmp_path, down.url)) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert "channel 'ops': not delivered: ConnectError" in err
+    assert "channel 'ops': not delivered: connection refused" in err
