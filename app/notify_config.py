@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Mapping
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, assert_never
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, SecretStr
@@ -154,7 +154,7 @@ class _Channel:
             self.bad(None, "must be a mapping with name, kind and where to send")
             return None
         name = self.field("name", _name, required=True)
-        kind = self.field("kind", _kind, required=True)
+        kind: ChannelKind | None = self.field("kind", _kind, required=True)
         allowed = set(_COMMON) | set(_KEYS.get(kind, ()) if kind else _all_keys())
         for key in self.entry:
             if key not in allowed:
@@ -165,19 +165,24 @@ class _Channel:
             "applications": self.field("applications", _applications),
             "topics": self.field("events", _topics) or ROUTABLE,
         }
-        if kind is ChannelKind.WEBHOOK:
-            values["url"] = SecretStr(self.field("url", _http_url, required=True) or "")
-            values["secret"] = self.secret("secret", required=True)
-        elif kind is ChannelKind.SLACK:
-            url = self.secret("url", required=True)
-            if url is not None:
-                try:
-                    _http_url(url.get_secret_value())
-                except _BadError as error:
-                    self.bad("url", str(error))
-            values["url"] = url
-        elif kind is ChannelKind.SMTP:
-            values.update(self.smtp())
+        match kind:
+            case ChannelKind.WEBHOOK:
+                values["url"] = SecretStr(self.field("url", _http_url, required=True) or "")
+                values["secret"] = self.secret("secret", required=True)
+            case ChannelKind.SLACK:
+                url = self.secret("url", required=True)
+                if url is not None:
+                    try:
+                        _http_url(url.get_secret_value())
+                    except _BadError as error:
+                        self.bad("url", str(error))
+                values["url"] = url
+            case ChannelKind.SMTP:
+                values.update(self.smtp())
+            case None:
+                pass  # already reported by `field`
+            case unreachable:
+                assert_never(unreachable)
         if self.failed or name is None or kind is None:
             return None
         return ChannelSettings(**values)

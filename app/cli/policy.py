@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from app.cli.policy_explain import explain_command, register_explain
+from app.core.policy.codes import PolicyErrorCode
 from app.core.policy.compile import compile_policy_set
 from app.core.policy.errors import PolicyCompileError, PolicyError
 from app.core.policy.policy_set import PolicySet
@@ -82,7 +83,9 @@ def check_command(args: argparse.Namespace) -> int:
         policy_set, errors, files = None, [exc.as_error()], 0
     if policy_set is not None and files == 0:  # valid but useless: everything would be denied
         policy_set = None
-        errors = [PolicyError(f"{shown}/apps", 0, 0, "$", "files.no_applications", _NO_APPS)]
+        errors = [
+            PolicyError(f"{shown}/apps", 0, 0, "$", PolicyErrorCode.FILES_NO_APPLICATIONS, _NO_APPS)
+        ]
     if args.json:
         print(
             json.dumps(
@@ -175,7 +178,10 @@ def _guarded(handler: Handler) -> Handler:
         except OSError as exc:
             where = exc.filename if exc.filename is not None else vars(args).get("dir", "")
             message = f"cannot read: {exc.strerror or exc}"
-            print(PolicyError(str(where), 0, 0, "$", "files.unreadable", message), file=sys.stderr)
+            print(
+                PolicyError(str(where), 0, 0, "$", PolicyErrorCode.FILES_UNREADABLE, message),
+                file=sys.stderr,
+            )
             return 1
         except Exception as exc:  # a bug, but the operator still gets one line, not a traceback
             print(f"countersign: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
-from app.core.context import AccessContext, Device, Identity, IPAddress
+from app.core.context import AccessContext, Device, Identity, IPAddress, build_access_context
 from app.core.decision import Decision, GrantState
 from app.core.policy.errors import PolicyError
 from app.core.policy.evaluate import evaluate
@@ -95,7 +95,14 @@ def build_context(args: argparse.Namespace) -> AccessContext:
         if len(country) != 2 or not country.isalpha():
             raise UsageError(f"--country '{args.country}' is not a two-letter country code")
     device = Device(managed=args.device_managed, tags=frozenset(args.device_tag))
-    return AccessContext(host, path, method, scheme, identity, client_ip, country, device)
+    return build_access_context(
+        host=host,
+        path=path,
+        method=method,
+        scheme=scheme,
+        identity=identity,
+        signals=(client_ip, country, device),
+    )
 
 
 def _identity(args: argparse.Namespace) -> Identity | None:

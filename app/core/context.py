@@ -9,6 +9,8 @@ from types import MappingProxyType
 from typing import Any
 
 IPAddress = IPv4Address | IPv6Address
+#: What a User-Agent header may add to a context (and so to a request's record).
+MAX_USER_AGENT = 512
 
 
 def _no_claims() -> Mapping[str, Any]:
@@ -64,3 +66,36 @@ class AccessContext:
     country: str | None = None
     device: Device = UNKNOWN_DEVICE
     user_agent: str = ""
+
+
+#: What the trusted metadata of one request says: client IP, country, device.
+Signals = tuple[IPAddress | None, str | None, Device]
+#: No signals at all (a hypothetical request that names none).
+NO_SIGNALS: Signals = (None, None, UNKNOWN_DEVICE)
+
+
+def build_access_context(
+    *,
+    host: str,
+    path: str,
+    identity: Identity | None,
+    signals: Signals = NO_SIGNALS,
+    method: str = "GET",
+    scheme: str = "https",
+    user_agent: str = "",
+) -> AccessContext:
+    """The one way to make an AccessContext, so forward-auth, the pages, the API and the
+    policy tools describe an attempt alike; the user agent is cut to MAX_USER_AGENT here so
+    no caller can store an unbounded header."""
+    client_ip, country, device = signals
+    return AccessContext(
+        host=host,
+        path=path,
+        method=method,
+        scheme=scheme,
+        identity=identity,
+        client_ip=client_ip,
+        country=country,
+        device=device,
+        user_agent=user_agent[:MAX_USER_AGENT],
+    )

@@ -18,7 +18,6 @@ class Reason(StrEnum):
     # Rule sections (explain table)
     POLICY_MATCHED = "policy-matched"
     NOT_EVALUATED = "not-evaluated"
-    INCLUDE_MATCHED = "include-matched"
     INCLUDE_NOT_MATCHED = "include-not-matched"
     REQUIRE_NOT_MET = "require-not-met"
     EXCLUDE_MATCHED = "exclude-matched"

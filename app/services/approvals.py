@@ -37,7 +37,12 @@ from app.core.context import AccessContext, Identity
 from app.core.policy.evaluate import first_match
 from app.core.policy.model import Action, Application, Policy
 from app.core.policy.policy_set import PolicySet
-from app.services.errors import BadCursorError, NotRequestableError, NotVisibleError
+from app.services.errors import (
+    BadCursorError,
+    NotRequestable,
+    NotRequestableError,
+    NotVisibleError,
+)
 from app.services.ports import Clock
 from app.services.principal import Principal
 
@@ -257,9 +262,9 @@ class ApprovalService:
             raise NotVisibleError(application)
         policy = first_match(app, context, now=now)
         if policy is None or policy.action is not Action.ALLOW:
-            raise NotRequestableError("no-policy-allows-a-request")
+            raise NotRequestableError(NotRequestable.NO_POLICY_ALLOWS)
         if policy.approval is None and policy.justification is None:
-            raise NotRequestableError("access-needs-no-request")
+            raise NotRequestableError(NotRequestable.NEEDS_NO_REQUEST)
         return app, policy
 
     # -- reviewing --------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import os
 import stat
 from pathlib import Path
 
+from app.core.policy.codes import PolicyErrorCode
 from app.core.policy.compile import Source
 from app.core.policy.errors import PolicyCompileError, PolicyError
 from app.core.policy.source import MAX_SOURCE_BYTES
@@ -28,7 +29,9 @@ class PolicyDirectoryError(Exception):
 
     def as_error(self) -> PolicyError:
         """The same problem as a PolicyError (line 0: no place inside a file)."""
-        return PolicyError(self.directory, 0, 0, "$", "files.no_directory", self.message)
+        return PolicyError(
+            self.directory, 0, 0, "$", PolicyErrorCode.FILES_NO_DIRECTORY, self.message
+        )
 
 
 def display_path(path: Path) -> str:
@@ -97,17 +100,19 @@ def _read_text(path: Path, shown: str) -> tuple[str | None, PolicyError | None]:
     try:
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):
-            return None, _file_error(shown, "files.not_a_file", "not a regular file")
+            return None, _file_error(shown, PolicyErrorCode.FILES_NOT_A_FILE, "not a regular file")
         if info.st_size > MAX_SOURCE_BYTES:
-            return None, _file_error(shown, "yaml.too_large", "file is larger than 1 MB")
+            return None, _file_error(
+                shown, PolicyErrorCode.YAML_TOO_LARGE, "file is larger than 1 MB"
+            )
         with path.open("rb") as handle:
             data = handle.read(MAX_SOURCE_BYTES + 1)
     except OSError as exc:
         return None, _file_error(
-            shown, "files.unreadable", f"cannot read the file: {exc.strerror or exc}"
+            shown, PolicyErrorCode.FILES_UNREADABLE, f"cannot read the file: {exc.strerror or exc}"
         )
     if len(data) > MAX_SOURCE_BYTES:
-        return None, _file_error(shown, "yaml.too_large", "file is larger than 1 MB")
+        return None, _file_error(shown, PolicyErrorCode.YAML_TOO_LARGE, "file is larger than 1 MB")
     try:
         return data.decode("utf-8-sig"), None
     except UnicodeDecodeError as exc:
@@ -118,10 +123,10 @@ def _read_text(path: Path, shown: str) -> tuple[str | None, PolicyError | None]:
             line,
             column,
             "$",
-            "files.not_utf8",
+            PolicyErrorCode.FILES_NOT_UTF8,
             f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
         )
 
 
-def _file_error(shown: str, code: str, message: str) -> PolicyError:
+def _file_error(shown: str, code: PolicyErrorCode, message: str) -> PolicyError:
     return PolicyError(shown, 1, 1, "$", code, message)

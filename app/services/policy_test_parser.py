@@ -12,8 +12,16 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Final
 
-from app.core.context import UNKNOWN_DEVICE, AccessContext, Device, Identity, IPAddress
+from app.core.context import (
+    UNKNOWN_DEVICE,
+    AccessContext,
+    Device,
+    Identity,
+    IPAddress,
+    build_access_context,
+)
 from app.core.decision import Effect, GrantState
+from app.core.policy.codes import PolicyErrorCode
 from app.core.policy.compile import Source
 from app.core.policy.errors import PolicyError, did_you_mean
 from app.core.policy.source import Located, load_located
@@ -92,32 +100,36 @@ class _SuiteParser:
         self.errors = errors
         self.broken: set[str] = set()
 
-    def fail(self, path: str, code: str, message: str) -> None:
+    def fail(self, path: str, code: PolicyErrorCode, message: str) -> None:
         self.errors.append(self.doc.error(path, code, message))
 
     def mapping(self, value: Any, path: str, keys: Sequence[str], what: str) -> dict[str, Any]:
         if not isinstance(value, dict):
-            self.fail(path, "test.wrong_type", f"{what} must be a mapping")
+            self.fail(path, PolicyErrorCode.TEST_WRONG_TYPE, f"{what} must be a mapping")
             return {}
         for key in value:
             if key not in keys:
                 self.fail(
                     f"{path}.{key}",
-                    "test.unknown_key",
+                    PolicyErrorCode.TEST_UNKNOWN_KEY,
                     f"unknown key '{key}' in {what}{did_you_mean(key, keys)}",
                 )
         return value
 
     def string(self, value: Any, path: str, what: str) -> str | None:
         if not isinstance(value, str) or not value.strip():
-            self.fail(path, "test.wrong_type", f"{what} must be a non-empty string")
+            self.fail(path, PolicyErrorCode.TEST_WRONG_TYPE, f"{what} must be a non-empty string")
             return None
         return value.strip()
 
     def strings(self, value: Any, path: str, what: str) -> tuple[str, ...]:
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list) or not all(isinstance(i, str) and i for i in items):
-            self.fail(path, "test.wrong_type", f"{what} must be a string or a list of strings")
+            self.fail(
+                path,
+                PolicyErrorCode.TEST_WRONG_TYPE,
+                f"{what} must be a string or a list of strings",
+            )
             return ()
         return tuple(items)
 
@@ -133,7 +145,7 @@ class _SuiteParser:
         if moment is None or moment.tzinfo is None:
             self.fail(
                 path,
-                "test.bad_time",
+                PolicyErrorCode.TEST_BAD_TIME,
                 "now must be an ISO 8601 time with a zone, e.g. '2026-11-24T10:00:00Z'",
             )
             return None
@@ -146,7 +158,9 @@ class _SuiteParser:
             return None
         for key in ("now", "cases"):
             if key not in root:
-                self.fail("$", "test.missing_key", f"a policy test file needs '{key}'")
+                self.fail(
+                    "$", PolicyErrorCode.TEST_MISSING_KEY, f"a policy test file needs '{key}'"
+                )
         name = self.doc.file
         if "name" in root:
             name = self.string(root["name"], "$.name", "the test name") or name
@@ -154,7 +168,7 @@ class _SuiteParser:
         fixtures = self.fixtures(root["fixtures"]) if "fixtures" in root else {}
         raw_cases = root.get("cases")
         if "cases" in root and (not isinstance(raw_cases, list) or not raw_cases):
-            self.fail("$.cases", "test.wrong_type", "cases must be a non-empty list")
+            self.fail("$.cases", PolicyErrorCode.TEST_WRONG_TYPE, "cases must be a non-empty list")
             raw_cases = []
         cases: list[PolicyCase] = []
         seen: set[str] = set()
@@ -165,7 +179,7 @@ class _SuiteParser:
             if case.name in seen:
                 self.fail(
                     f"$.cases[{i}].name",
-                    "test.duplicate_case",
+                    PolicyErrorCode.TEST_DUPLICATE_CASE,
                     f"case name '{case.name}' is used twice",
                 )
             seen.add(case.name)
@@ -174,7 +188,9 @@ class _SuiteParser:
 
     def fixtures(self, raw: Any) -> dict[str, _Fixture]:
         if not isinstance(raw, dict):
-            self.fail("$.fixtures", "test.wrong_type", "fixtures must be a mapping of names")
+            self.fail(
+                "$.fixtures", PolicyErrorCode.TEST_WRONG_TYPE, "fixtures must be a mapping of names"
+            )
             return {}
         out: dict[str, _Fixture] = {}
         for name, value in raw.items():
@@ -186,7 +202,7 @@ class _SuiteParser:
             if "email" not in body and "subject" not in body:
                 self.fail(
                     path,
-                    "test.missing_key",
+                    PolicyErrorCode.TEST_MISSING_KEY,
                     f"fixture '{name}' needs 'email' or 'subject' (omit 'as' for anonymous)",
                 )
                 self.broken.add(str(name))
@@ -209,7 +225,7 @@ class _SuiteParser:
         before = len(self.errors)
         for key in ("name", "url", "expect"):
             if key not in body:
-                self.fail(path, "test.missing_key", f"a case needs '{key}'")
+                self.fail(path, PolicyErrorCode.TEST_MISSING_KEY, f"a case needs '{key}'")
         name = (
             self.string(body["name"], f"{path}.name", "the case name") if "name" in body else None
         )
@@ -224,7 +240,7 @@ class _SuiteParser:
             if not isinstance(who, str) or who not in fixtures:
                 self.fail(
                     f"{path}.as",
-                    "test.unknown_fixture",
+                    PolicyErrorCode.TEST_UNKNOWN_FIXTURE,
                     f"no fixture named '{who}'{did_you_mean(str(who), fixtures)}",
                 )
             else:
@@ -233,7 +249,9 @@ class _SuiteParser:
         grant = self.grant_kind(body.get("grant", False), f"{path}.grant")
         pending = body.get("pending", False)
         if not isinstance(pending, bool):
-            self.fail(f"{path}.pending", "test.wrong_type", "pending must be true or false")
+            self.fail(
+                f"{path}.pending", PolicyErrorCode.TEST_WRONG_TYPE, "pending must be true or false"
+            )
         expect = self.expectation(body["expect"], f"{path}.expect") if "expect" in body else None
         if (
             len(self.errors) > before
@@ -245,15 +263,13 @@ class _SuiteParser:
         ):
             return None
         scheme, host, url_path, method = target
-        context = AccessContext(
+        context = build_access_context(
             host=host,
             path=url_path,
             method=method,
             scheme=scheme,
             identity=fixture.identity,
-            client_ip=signals.ip,
-            country=signals.country,
-            device=signals.device,
+            signals=(signals.ip, signals.country, signals.device),
         )
         states = grant_state(grant, pending=pending is True, now=now)
         return PolicyCase(name, context, states, now, expect)
@@ -275,29 +291,39 @@ class _SuiteParser:
         url = self.string(body["url"], f"{path}.url", "the url")
         method = body.get("method", "GET")
         if not isinstance(method, str) or not method.isalpha():
-            self.fail(f"{path}.method", "test.wrong_type", "method must be a word such as GET")
+            self.fail(
+                f"{path}.method",
+                PolicyErrorCode.TEST_WRONG_TYPE,
+                "method must be a word such as GET",
+            )
             return None
         if url is None:
             return None
         try:
             scheme, host, url_path = parse_url(url)
         except TargetError as exc:
-            self.fail(f"{path}.url", "test.bad_url", str(exc))
+            self.fail(f"{path}.url", PolicyErrorCode.TEST_BAD_URL, str(exc))
             return None
         return scheme, host, url_path, method.upper()
 
     def identity(self, fixture: dict[str, Any], path: str) -> Identity | None:
         email = fixture.get("email")
         if email is not None and (not isinstance(email, str) or "@" not in email):
-            self.fail(f"{path}.email", "test.wrong_type", "email must be an email address")
+            self.fail(
+                f"{path}.email", PolicyErrorCode.TEST_WRONG_TYPE, "email must be an email address"
+            )
             email = None
         subject = fixture.get("subject", email)
         if not isinstance(subject, str) or not subject:
-            self.fail(f"{path}.subject", "test.wrong_type", "subject must be a non-empty string")
+            self.fail(
+                f"{path}.subject",
+                PolicyErrorCode.TEST_WRONG_TYPE,
+                "subject must be a non-empty string",
+            )
             return None
         claims = fixture.get("claims", {})
         if not isinstance(claims, dict):
-            self.fail(f"{path}.claims", "test.wrong_type", "claims must be a mapping")
+            self.fail(f"{path}.claims", PolicyErrorCode.TEST_WRONG_TYPE, "claims must be a mapping")
             claims = {}
         groups = self.strings(fixture.get("groups", []), f"{path}.groups", "groups")
         amr = self.strings(fixture.get("amr", []), f"{path}.amr", "amr")
@@ -313,12 +339,16 @@ class _SuiteParser:
         try:
             return ipaddress.ip_address(str(value))
         except ValueError:
-            self.fail(path, "test.bad_ip", f"'{value}' is not an IP address")
+            self.fail(path, PolicyErrorCode.TEST_BAD_IP, f"'{value}' is not an IP address")
             return None
 
     def country(self, value: Any, path: str) -> str | None:
         if not isinstance(value, str) or len(value.strip()) != 2 or not value.isalpha():
-            self.fail(path, "test.bad_country", f"'{value}' is not a two-letter country code")
+            self.fail(
+                path,
+                PolicyErrorCode.TEST_BAD_COUNTRY,
+                f"'{value}' is not a two-letter country code",
+            )
             return None
         return value.strip().upper()
 
@@ -326,7 +356,9 @@ class _SuiteParser:
         body = self.mapping(value, path, DEVICE_KEYS, "device")
         managed = body.get("managed", False)
         if not isinstance(managed, bool):
-            self.fail(f"{path}.managed", "test.wrong_type", "managed must be true or false")
+            self.fail(
+                f"{path}.managed", PolicyErrorCode.TEST_WRONG_TYPE, "managed must be true or false"
+            )
             managed = False
         tags = self.strings(body.get("tags", []), f"{path}.tags", "tags")
         device_id = body.get("id")
@@ -337,7 +369,7 @@ class _SuiteParser:
         if text not in GRANT_CHOICES:
             self.fail(
                 path,
-                "test.bad_value",
+                PolicyErrorCode.TEST_BAD_VALUE,
                 f"grant must be one of {', '.join(GRANT_CHOICES)}",
             )
             return None
@@ -352,7 +384,7 @@ class _SuiteParser:
         if decision not in effects:
             self.fail(
                 f"{path}.decision",
-                "test.bad_decision",
+                PolicyErrorCode.TEST_BAD_DECISION,
                 f"decision must be one of {', '.join(effects)}"
                 f"{did_you_mean(str(decision), effects)}",
             )
@@ -366,12 +398,16 @@ class _SuiteParser:
             except ValueError:
                 self.fail(
                     f"{path}.reasons[{i}]",
-                    "test.unknown_reason",
+                    PolicyErrorCode.TEST_UNKNOWN_REASON,
                     f"unknown reason code '{code}'{did_you_mean(code, [r.value for r in Reason])}",
                 )
         for key in ("application", "policy"):
             if key in body and body[key] is not None and not isinstance(body[key], str):
-                self.fail(f"{path}.{key}", "test.wrong_type", f"{key} must be a string or null")
+                self.fail(
+                    f"{path}.{key}",
+                    PolicyErrorCode.TEST_WRONG_TYPE,
+                    f"{key} must be a string or null",
+                )
         return Expectation(
             Effect(decision),
             tuple(reasons),

@@ -1,12 +1,14 @@
-"""Ports the services depend on; adapters implement them (Redis, clocks, logs, metrics)."""
+"""Ports the services and the inbound adapters depend on; adapters implement them (Redis,
+clocks, logs, metrics, token checks, proxy signals)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Protocol
 
 from app.core.approvals.person import Person, Scope
+from app.core.context import Identity, Signals
 from app.core.decision import Decision, GrantState
 
 Clock = Callable[[], datetime]
@@ -30,4 +32,22 @@ class DecisionObserver(Protocol):
 
     def store_failed(self) -> None:
         """Record that the grant store could not answer."""
+        ...
+
+
+class Identify(Protocol):
+    """Who is asking: a verified identity, or None and a short reason code."""
+
+    async def __call__(self, headers: Mapping[str, str]) -> tuple[Identity | None, str | None]:
+        """Never raises for a bad token; returns (None, code)."""
+        ...
+
+
+class ReadSignals(Protocol):
+    """Client IP, country and device from trusted metadata; raises BadProxyRequestError
+    (or ForwardedHeaderError) for metadata it cannot read, which callers answer as a bad
+    request, never as an allow."""
+
+    def __call__(self, peer: str, headers: Mapping[str, str], identity: Identity | None) -> Signals:
+        """Signals for one request."""
         ...

@@ -16,7 +16,7 @@ import os
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from time import perf_counter
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
@@ -36,9 +36,10 @@ from app.adapters.forward_auth.identity_headers import encoded_identity
 from app.adapters.forward_auth.original import BadProxyRequestError, OriginalRequest
 from app.adapters.http_limits import MAX_HEADER_COUNT
 from app.adapters.signals.client_ip import ForwardedHeaderError
-from app.core.context import AccessContext, Device, Identity, IPAddress
+from app.core.context import AccessContext, Identity, build_access_context
 from app.core.decision import Decision, Effect
 from app.services.decide import DecisionService
+from app.services.ports import Identify, ReadSignals
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -64,24 +65,6 @@ MAX_HEADERS = MAX_HEADER_COUNT
 NGINX_PAGE_PATH = "/auth/nginx/denied"
 
 log = structlog.get_logger("countersign.decision")
-
-
-class Identify(Protocol):
-    """Who is asking: a verified identity, or None and a short reason code."""
-
-    async def __call__(self, headers: Mapping[str, str]) -> tuple[Identity | None, str | None]:
-        """Never raises for a bad token; returns (None, code)."""
-        ...
-
-
-class ReadSignals(Protocol):
-    """Client IP, country and device from trusted metadata; raises BadProxyRequestError."""
-
-    def __call__(
-        self, peer: str, headers: Mapping[str, str], identity: Identity | None
-    ) -> tuple[IPAddress | None, str | None, Device]:
-        """Signals for one request."""
-        ...
 
 
 @dataclass(slots=True)
@@ -119,7 +102,7 @@ class ForwardAuth:
                 raise BadProxyRequestError("the caller is not a trusted proxy")
             original = flavour.original(scope, headers)
             identity, token_problem = await self.identify(headers)
-            client_ip, country, device = self.signals(peer, headers, identity)
+            signals = self.signals(peer, headers, identity)
         except (BadProxyRequestError, ForwardedHeaderError) as exc:
             await _send(
                 send,
@@ -139,16 +122,14 @@ class ForwardAuth:
                 latency_ms=round((perf_counter() - started) * 1000, 3),
             )
             return
-        context = AccessContext(
+        context = build_access_context(
             host=original.host,
             path=original.path,
             method=original.method,
             scheme=original.scheme,
             identity=identity,
-            client_ip=client_ip,
-            country=country,
-            device=device,
-            user_agent=headers.get("user-agent", "")[:512],
+            signals=signals,
+            user_agent=headers.get("user-agent", ""),
         )
         decision = await self.decisions.decide(context)
         if page_call:

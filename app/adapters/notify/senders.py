@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import assert_never
 
 import httpx
 
@@ -14,14 +15,19 @@ from app.notify_config import ChannelSettings
 
 
 def build_sender(channel: ChannelSettings, *, client: httpx.AsyncClient, timeout: float) -> Sender:
-    """The sender for one channel; webhook and Slack share `client`."""
+    """The sender for one channel; webhook and Slack share `client`. The match is exhaustive
+    (mypy checks it), so a new kind cannot silently become some other kind's sender."""
     url = channel.url.get_secret_value() if channel.url else ""
-    if channel.kind is ChannelKind.WEBHOOK:
-        secret = channel.secret.get_secret_value().encode() if channel.secret else b""
-        return WebhookSender(url=url, secret=secret, client=client)
-    if channel.kind is ChannelKind.SLACK:
-        return SlackSender(url=url, client=client)
-    return SmtpSender(channel, timeout=timeout)
+    match channel.kind:
+        case ChannelKind.WEBHOOK:
+            secret = channel.secret.get_secret_value().encode() if channel.secret else b""
+            return WebhookSender(url=url, secret=secret, client=client)
+        case ChannelKind.SLACK:
+            return SlackSender(url=url, client=client)
+        case ChannelKind.SMTP:
+            return SmtpSender(channel, timeout=timeout)
+        case unreachable:
+            assert_never(unreachable)
 
 
 def build_senders(

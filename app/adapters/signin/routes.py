@@ -28,7 +28,6 @@ import structlog
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from app.adapters.forward_auth.handler import Identify
 from app.adapters.sessions.contract import Sessions
 from app.adapters.signin.errors import SignInError, SignInProblem
 from app.adapters.signin.flows import PendingSignIn, SignInFlows
@@ -44,6 +43,7 @@ from app.adapters.ui.security import (
 )
 from app.adapters.ui.session import Sessions as PageViewers
 from app.config import Settings
+from app.services.ports import Identify
 
 log = structlog.get_logger("countersign.signin")
 

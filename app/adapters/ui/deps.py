@@ -10,21 +10,19 @@ from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
-from app.adapters.forward_auth.handler import ReadSignals
 from app.adapters.identity.extract import headers_from_asgi
 from app.adapters.step_up import StepUpLinks
 from app.adapters.ui.render import Pages
 from app.adapters.ui.session import Sessions, Viewer
 from app.core.approvals import AccessRequest, RequestStatus, StepUpRequiredError
 from app.core.approvals.step_up import shortfall
-from app.core.context import AccessContext
+from app.core.context import AccessContext, build_access_context
 from app.core.paths import HostError, PathError, normalize_host, normalize_path
 from app.core.policy.model import Application, Policy
 from app.core.policy.policy_set import PolicySet
 from app.services.approvals import ApprovalService
 from app.services.errors import NotVisibleError
-
-MAX_USER_AGENT = 512
+from app.services.ports import ReadSignals
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,18 +128,16 @@ class Ui:
         headers = headers_from_asgi(request.scope["headers"])
         client = request.scope.get("client")
         peer = client[0] if client else ""
-        client_ip, country, device = self.signals(peer, headers, viewer.identity)
+        signals = self.signals(peer, headers, viewer.identity)
         scheme, host, path = _target(rd, app, self.policies())
-        return AccessContext(
+        return build_access_context(
             host=host,
             path=path,
             method="GET",
             scheme=scheme,
             identity=viewer.identity,
-            client_ip=client_ip,
-            country=country,
-            device=device,
-            user_agent=headers.get("user-agent", "")[:MAX_USER_AGENT],
+            signals=signals,
+            user_agent=headers.get("user-agent", ""),
         )
 
 

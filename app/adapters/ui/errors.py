@@ -68,10 +68,6 @@ _WITH_DETAIL = frozenset(
         ErrorCode.COMMENT_TOO_LONG,
     }
 )
-NOT_REQUESTABLE = {
-    "no-policy-allows-a-request": "No policy of this application lets you ask for access.",
-    "access-needs-no-request": "You do not need to ask: this application lets you in as you are.",
-}
 
 
 def approval_message(error: ApprovalError) -> str:
@@ -125,8 +121,9 @@ def page_route(pages: Pages, *, login_url: str) -> type[APIRoute]:
         if isinstance(error, NotVisibleError):
             return pages.error(404, "Not found", "There is nothing here, or not for you.")
         if isinstance(error, NotRequestableError):
-            text = NOT_REQUESTABLE.get(error.reason, "You cannot ask for access here.")
-            return pages.error(403, "You cannot ask for access", text, code=error.reason)
+            return pages.error(
+                403, "You cannot ask for access", error.wording, code=error.reason.value
+            )
         if isinstance(error, ScopeError):
             return pages.error(403, "Not allowed", "This needs a person signed in.")
         if isinstance(error, ApprovalError):

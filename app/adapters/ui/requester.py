@@ -23,7 +23,7 @@ from app.core.context import AccessContext
 from app.core.durations import DurationError, parse_duration
 from app.core.policy.evaluate import first_match
 from app.core.policy.model import Action, Application, Policy
-from app.services.errors import NotRequestableError, NotVisibleError
+from app.services.errors import NotRequestable, NotRequestableError, NotVisibleError
 
 Text = Annotated[str, Query(max_length=4096)]
 
@@ -54,7 +54,7 @@ def applicable(ui: Ui, context: AccessContext, app: Application) -> Policy:
     would find it; one that does not allow is "you cannot ask"."""
     policy = first_match(app, context, now=ui.clock())
     if policy is None or policy.action is not Action.ALLOW:
-        raise NotRequestableError("no-policy-allows-a-request")
+        raise NotRequestableError(NotRequestable.NO_POLICY_ALLOWS)
     return policy
 
 

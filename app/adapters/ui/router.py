@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
 
-from app.adapters.forward_auth.handler import Identify, ReadSignals
 from app.adapters.step_up import StepUpLinks
 from app.adapters.ui.access import access_router
 from app.adapters.ui.approver import approver_router
@@ -30,6 +29,7 @@ from app.adapters.ui.session import Sessions
 from app.config import Settings
 from app.core.policy.policy_set import PolicySet
 from app.services.approvals import ApprovalService
+from app.services.ports import Identify, ReadSignals
 
 
 def _utc_now() -> datetime:

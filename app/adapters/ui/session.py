@@ -10,11 +10,11 @@ from urllib.parse import quote, urlsplit
 
 from starlette.requests import Request
 
-from app.adapters.forward_auth.handler import Identify
 from app.adapters.identity.errors import IdentityError
 from app.adapters.identity.extract import extract_token, headers_from_asgi
 from app.adapters.ui.security import csrf_token, origin_of
 from app.core.context import Identity
+from app.services.ports import Identify
 from app.services.principal import Principal
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from app.core.durations import DurationError, parse_duration
 from app.core.paths import PathError, normalize_path
+from app.core.policy.codes import PolicyErrorCode
 from app.core.policy.errors import PolicyCompileError, PolicyError, did_you_mean
 from app.core.policy.fingerprint import with_fingerprint
 from app.core.policy.model import (
@@ -93,7 +94,7 @@ def compile_policy_set(sources: Sequence[Source]) -> PolicySet:
             errors.append(
                 located.error(
                     "$.application.id",
-                    "policy.duplicate_application",
+                    PolicyErrorCode.POLICY_DUPLICATE_APPLICATION,
                     f"application id '{app.id}' is already used by {first_seen[app.id]}",
                 )
             )
@@ -108,7 +109,7 @@ def compile_policy_set(sources: Sequence[Source]) -> PolicySet:
                     errors.append(
                         located.error(
                             "$.application.hosts",
-                            "policy.conflicting_route",
+                            PolicyErrorCode.POLICY_CONFLICTING_ROUTE,
                             f"{host}{path} is already claimed by application '{owner}'",
                         )
                     )
@@ -134,43 +135,49 @@ class _Checker:
         self.rules = {} if rules is None else rules
         self.ok = True
 
-    def fail(self, path: str, code: str, message: str) -> None:
+    def fail(self, path: str, code: PolicyErrorCode, message: str) -> None:
         self.ok = False
         self.errors.append(self.doc.error(path, code, message))
 
     # -- generic shape checks -------------------------------------------------------------
     def mapping(self, value: Any, path: str, keys: Sequence[str], what: str) -> dict[str, Any]:
         if not isinstance(value, dict):
-            self.fail(path, "policy.wrong_type", f"{what} must be a mapping")
+            self.fail(path, PolicyErrorCode.POLICY_WRONG_TYPE, f"{what} must be a mapping")
             return {}
         for key in value:
             if key not in keys:
                 self.fail(
                     f"{path}.{key}",
-                    "policy.unknown_key",
+                    PolicyErrorCode.POLICY_UNKNOWN_KEY,
                     f"unknown key '{key}' in {what}{did_you_mean(key, keys)}",
                 )
         return value
 
     def required(self, value: dict[str, Any], key: str, path: str, what: str) -> Any:
         if key not in value:
-            self.fail(path, "policy.missing_key", f"{what} needs '{key}'")
+            self.fail(path, PolicyErrorCode.POLICY_MISSING_KEY, f"{what} needs '{key}'")
             return None
         if value[key] is None:  # `key:` left empty must not read as "absent, skip it"
-            self.fail(f"{path}.{key}", "policy.missing_key", f"{what} needs '{key}' (it is empty)")
+            self.fail(
+                f"{path}.{key}",
+                PolicyErrorCode.POLICY_MISSING_KEY,
+                f"{what} needs '{key}' (it is empty)",
+            )
             return None
         return value[key]
 
     def string(self, value: Any, path: str, what: str) -> str | None:
         if not isinstance(value, str) or not value.strip():
-            self.fail(path, "policy.wrong_type", f"{what} must be a non-empty string")
+            self.fail(path, PolicyErrorCode.POLICY_WRONG_TYPE, f"{what} must be a non-empty string")
             return None
         return value.strip()
 
     def integer(self, value: Any, path: str, what: str, *, low: int, high: int) -> int | None:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             self.fail(
-                path, "policy.bad_value", f"{what} must be a whole number from {low} to {high}"
+                path,
+                PolicyErrorCode.POLICY_BAD_VALUE,
+                f"{what} must be a whole number from {low} to {high}",
             )
             return None
         return value
@@ -181,7 +188,7 @@ class _Checker:
         try:
             return parse_duration(value if isinstance(value, str) else repr(value))
         except DurationError as exc:
-            self.fail(path, "policy.bad_duration", str(exc))
+            self.fail(path, PolicyErrorCode.POLICY_BAD_DURATION, str(exc))
             return None
 
     # -- the document ---------------------------------------------------------------------
@@ -190,7 +197,7 @@ class _Checker:
         if not isinstance(root, dict):
             self.fail(
                 "$",
-                "yaml.not_a_mapping",
+                PolicyErrorCode.YAML_NOT_A_MAPPING,
                 "a policy file must be a mapping with 'application' and 'policies'",
             )
             return None
@@ -212,7 +219,11 @@ class _Checker:
         policies: list[Policy] = []
         if raw_policies is not None:
             if not isinstance(raw_policies, list) or not raw_policies:
-                self.fail("$.policies", "policy.wrong_type", "policies must be a non-empty list")
+                self.fail(
+                    "$.policies",
+                    PolicyErrorCode.POLICY_WRONG_TYPE,
+                    "policies must be a non-empty list",
+                )
             else:
                 names: set[str] = set()
                 for i, raw in enumerate(raw_policies):
@@ -221,7 +232,7 @@ class _Checker:
                         if policy.name in names:
                             self.fail(
                                 f"$.policies[{i}].name",
-                                "policy.duplicate_policy",
+                                PolicyErrorCode.POLICY_DUPLICATE_POLICY,
                                 f"policy name '{policy.name}' is used twice",
                             )
                         names.add(policy.name)
@@ -239,7 +250,7 @@ class _Checker:
         if not isinstance(raw, str) or not _ID.match(raw):
             self.fail(
                 "$.application.id",
-                "policy.bad_id",
+                PolicyErrorCode.POLICY_BAD_ID,
                 "id must be 1-63 lower-case letters, digits, '-' or '_', starting with a "
                 "letter or digit",
             )
@@ -251,7 +262,11 @@ class _Checker:
         if raw is None:
             return ()
         if not isinstance(raw, list) or not raw:
-            self.fail("$.application.hosts", "policy.wrong_type", "hosts must be a non-empty list")
+            self.fail(
+                "$.application.hosts",
+                PolicyErrorCode.POLICY_WRONG_TYPE,
+                "hosts must be a non-empty list",
+            )
             return ()
         hosts: list[str] = []
         for i, host in enumerate(raw):
@@ -263,20 +278,26 @@ class _Checker:
             ):
                 self.fail(
                     path,
-                    "policy.bad_host",
+                    PolicyErrorCode.POLICY_BAD_HOST,
                     f"'{host}' is not a host name; use 'app.example.com' or '*.example.com' "
                     "(no scheme, port or path)",
                 )
                 continue
             hosts.append(host.lower().rstrip("."))
         if len(set(hosts)) != len(hosts):
-            self.fail("$.application.hosts", "policy.bad_host", "a host is listed twice")
+            self.fail(
+                "$.application.hosts", PolicyErrorCode.POLICY_BAD_HOST, "a host is listed twice"
+            )
         return tuple(hosts)
 
     def _paths(self, meta: dict[str, Any]) -> tuple[str, ...]:
         raw = meta.get("paths", ["/"])
         if not isinstance(raw, list) or not raw:
-            self.fail("$.application.paths", "policy.wrong_type", "paths must be a non-empty list")
+            self.fail(
+                "$.application.paths",
+                PolicyErrorCode.POLICY_WRONG_TYPE,
+                "paths must be a non-empty list",
+            )
             return ()
         paths: list[str] = []
         for i, item in enumerate(raw):
@@ -288,7 +309,7 @@ class _Checker:
             ):
                 self.fail(
                     path,
-                    "policy.bad_path",
+                    PolicyErrorCode.POLICY_BAD_PATH,
                     f"'{item}' is not a path prefix; it must start with '/' and hold no "
                     "query, fragment or wildcard",
                 )
@@ -296,18 +317,26 @@ class _Checker:
             try:
                 normal = normalize_path(item)
             except PathError as exc:
-                self.fail(path, "policy.bad_path", f"'{item}' is not a clean path prefix: {exc}")
+                self.fail(
+                    path,
+                    PolicyErrorCode.POLICY_BAD_PATH,
+                    f"'{item}' is not a clean path prefix: {exc}",
+                )
                 continue
             if normal != "/" and normal.endswith("/"):
                 normal = normal.rstrip("/")
             if normal != item.rstrip("/") and item != "/":
                 self.fail(
-                    path, "policy.bad_path", f"'{item}' is not in normal form; write '{normal}'"
+                    path,
+                    PolicyErrorCode.POLICY_BAD_PATH,
+                    f"'{item}' is not in normal form; write '{normal}'",
                 )
                 continue
             paths.append(normal)
         if len(set(paths)) != len(paths):
-            self.fail("$.application.paths", "policy.bad_path", "a path is listed twice")
+            self.fail(
+                "$.application.paths", PolicyErrorCode.POLICY_BAD_PATH, "a path is listed twice"
+            )
         return tuple(paths)
 
     def _policy(self, raw: Any, path: str, index: int) -> Policy | None:
@@ -331,7 +360,7 @@ class _Checker:
                 choices = [a.value for a in Action]
                 self.fail(
                     f"{path}.action",
-                    "policy.bad_action",
+                    PolicyErrorCode.POLICY_BAD_ACTION,
                     f"unknown action '{action_raw}'{did_you_mean(str(action_raw), choices)}; "
                     "use allow, block or bypass",
                 )
@@ -348,7 +377,7 @@ class _Checker:
                 if key in body:
                     self.fail(
                         f"{path}.{key}",
-                        "policy.action_conflict",
+                        PolicyErrorCode.POLICY_ACTION_CONFLICT,
                         f"'{key}' only applies to allow policies, not {action.value}",
                     )
         if not self.ok or action is None or not isinstance(name, str):
@@ -360,17 +389,17 @@ class _Checker:
             if required:
                 self.fail(
                     path,
-                    "policy.empty_include",
+                    PolicyErrorCode.POLICY_EMPTY_INCLUDE,
                     "include may not be empty; write [{everyone: true}] to match everyone",
                 )
             return ()
         if not isinstance(raw, list):
-            self.fail(path, "policy.wrong_type", "expected a list of selectors")
+            self.fail(path, PolicyErrorCode.POLICY_WRONG_TYPE, "expected a list of selectors")
             return ()
         if not raw and required:
             self.fail(
                 path,
-                "policy.empty_include",
+                PolicyErrorCode.POLICY_EMPTY_INCLUDE,
                 "include may not be empty; write [{everyone: true}] to match everyone",
             )
         rules: list[Rule] = []
@@ -384,7 +413,7 @@ class _Checker:
         if not isinstance(item, dict) or len(item) != 1:
             self.fail(
                 path,
-                "policy.selector_shape",
+                PolicyErrorCode.POLICY_SELECTOR_SHAPE,
                 "a selector is a mapping with exactly one key, e.g. {group: sre}",
             )
             return None
@@ -393,7 +422,7 @@ class _Checker:
         if kind is None:
             self.fail(
                 f"{path}.{kind_name}",
-                "policy.unknown_selector",
+                PolicyErrorCode.POLICY_UNKNOWN_SELECTOR,
                 f"unknown selector '{kind_name}'{did_you_mean(kind_name, REGISTRY)}",
             )
             return None
@@ -420,7 +449,7 @@ class _Checker:
         if body.get("required", True) is not True:
             self.fail(
                 f"{path}.required",
-                "policy.bad_value",
+                PolicyErrorCode.POLICY_BAD_VALUE,
                 "required must be true; remove the justification block to turn it off",
             )
         prompt = DEFAULT_PROMPT
@@ -441,7 +470,11 @@ class _Checker:
             high=HARD_MAX_LENGTH,
         )
         if min_length and max_length and min_length > max_length:
-            self.fail(f"{path}.min_length", "policy.bad_value", "min_length is above max_length")
+            self.fail(
+                f"{path}.min_length",
+                PolicyErrorCode.POLICY_BAD_VALUE,
+                "min_length is above max_length",
+            )
         pattern = None
         if "pattern" in body:
             text = self.string(body["pattern"], f"{path}.pattern", "the pattern")
@@ -451,7 +484,7 @@ class _Checker:
                 except re.error as exc:
                     self.fail(
                         f"{path}.pattern",
-                        "policy.bad_pattern",
+                        PolicyErrorCode.POLICY_BAD_PATTERN,
                         f"invalid regular expression: {exc}",
                     )
         session = self.duration(
@@ -489,7 +522,7 @@ class _Checker:
         if default is not None and maximum is not None and default > maximum:
             self.fail(
                 f"{path}.default_duration",
-                "policy.duration_order",
+                PolicyErrorCode.POLICY_DURATION_ORDER,
                 "default_duration is longer than max_duration",
             )
         if needed is not None and approvers:
@@ -498,14 +531,14 @@ class _Checker:
             if not has_group and needed > emails:
                 self.fail(
                     f"{path}.approvals_required",
-                    "policy.approvals_exceed_approvers",
+                    PolicyErrorCode.POLICY_APPROVALS_EXCEED_APPROVERS,
                     f"approvals_required is {needed} but only {emails} approver(s) can approve",
                 )
             per_group = sum(a.required for a in approvers)
             if per_group > needed:
                 self.fail(
                     f"{path}.approvals_required",
-                    "policy.approvals_exceed_approvers",
+                    PolicyErrorCode.POLICY_APPROVALS_EXCEED_APPROVERS,
                     f"the approver groups require {per_group} approvals in all, more than "
                     f"approvals_required ({needed})",
                 )
@@ -528,7 +561,7 @@ class _Checker:
             return None
         mfa = body.get("mfa", False)
         if not isinstance(mfa, bool):
-            self.fail(f"{path}.mfa", "policy.wrong_type", "mfa must be true or false")
+            self.fail(f"{path}.mfa", PolicyErrorCode.POLICY_WRONG_TYPE, "mfa must be true or false")
             return None
         age: timedelta | None = None
         if "max_auth_age" in body:
@@ -541,7 +574,7 @@ class _Checker:
             if not MIN_AUTH_AGE <= age <= MAX_AUTH_AGE:
                 self.fail(
                     f"{path}.max_auth_age",
-                    "policy.bad_duration",
+                    PolicyErrorCode.POLICY_BAD_DURATION,
                     "max_auth_age must be from 1m to 24h",
                 )
                 return None
@@ -550,7 +583,7 @@ class _Checker:
             # misspelt key is reported as such, not twice).
             self.fail(
                 path,
-                "policy.bad_value",
+                PolicyErrorCode.POLICY_BAD_VALUE,
                 "reviewers_need asks for nothing; set mfa: true and/or max_auth_age, or remove it",
             )
             return None
@@ -560,7 +593,7 @@ class _Checker:
         if raw is None:
             return ()
         if not isinstance(raw, list) or not raw:
-            self.fail(path, "policy.wrong_type", "approvers must be a non-empty list")
+            self.fail(path, PolicyErrorCode.POLICY_WRONG_TYPE, "approvers must be a non-empty list")
             return ()
         out: list[Approver] = []
         for i, item in enumerate(raw):
@@ -571,7 +604,7 @@ class _Checker:
                 if isinstance(item, dict):  # a non-mapping was reported by mapping()
                     self.fail(
                         at,
-                        "policy.selector_shape",
+                        PolicyErrorCode.POLICY_SELECTOR_SHAPE,
                         "an approver is {group: NAME} or {email: ADDRESS}",
                     )
                 continue
@@ -582,7 +615,7 @@ class _Checker:
                 if kind != "group":
                     self.fail(
                         f"{at}.required",
-                        "policy.bad_value",
+                        PolicyErrorCode.POLICY_BAD_VALUE,
                         "only a group approver takes 'required'",
                     )
                 required = (
@@ -594,7 +627,9 @@ class _Checker:
                     value = value.lower()
                     if "@" not in value:
                         self.fail(
-                            f"{at}.email", "policy.bad_email", f"'{value}' is not an email address"
+                            f"{at}.email",
+                            PolicyErrorCode.POLICY_BAD_EMAIL,
+                            f"'{value}' is not an email address",
                         )
                 out.append(Approver(kind, value, required))
         return tuple(out)

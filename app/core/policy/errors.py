@@ -6,6 +6,8 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from app.core.policy.codes import PolicyErrorCode
+
 
 @dataclass(frozen=True, slots=True, order=True)
 class PolicyError:
@@ -15,7 +17,7 @@ class PolicyError:
     line: int
     column: int
     path: str
-    code: str
+    code: PolicyErrorCode
     message: str
 
     def __str__(self) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from app.core.policy.codes import PolicyErrorCode
 from app.core.policy.errors import PolicyError
 
 #: Documents larger than this are refused before parsing (a policy file is a few KB).
@@ -45,7 +46,7 @@ class Located:
     value: Any
     positions: dict[str, tuple[int, int]] = field(default_factory=dict)
 
-    def error(self, path: str, code: str, message: str) -> PolicyError:
+    def error(self, path: str, code: PolicyErrorCode, message: str) -> PolicyError:
         """An error at `path`, or at its nearest located parent."""
         probe = path
         while probe not in self.positions and probe not in ("$", ""):
@@ -58,31 +59,39 @@ class Located:
 def load_located(file: str, text: str) -> tuple[Located | None, list[PolicyError]]:
     """Parse one YAML document. Returns the located value, or None and the syntax errors."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_SOURCE_BYTES:
-        return None, [PolicyError(file, 1, 1, "$", "yaml.too_large", "file is larger than 1 MB")]
+        return None, [
+            PolicyError(file, 1, 1, "$", PolicyErrorCode.YAML_TOO_LARGE, "file is larger than 1 MB")
+        ]
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
-            return None, [PolicyError(file, 1, 1, "$", "yaml.empty", "file is empty")]
+            return None, [PolicyError(file, 1, 1, "$", PolicyErrorCode.YAML_EMPTY, "file is empty")]
         located = Located(file, None)
         errors: list[PolicyError] = []
         located.value = _convert(loader, node, "$", located, errors)
         return located, errors
     except _TooComplexError as exc:
-        return None, [PolicyError(file, 1, 1, "$", "yaml.too_complex", str(exc))]
+        return None, [PolicyError(file, 1, 1, "$", PolicyErrorCode.YAML_TOO_COMPLEX, str(exc))]
     except RecursionError:  # the pure-Python composer (no libyaml) recurses on its own
         return None, [
-            PolicyError(file, 1, 1, "$", "yaml.too_complex", "the document nests too deeply")
+            PolicyError(
+                file, 1, 1, "$", PolicyErrorCode.YAML_TOO_COMPLEX, "the document nests too deeply"
+            )
         ]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         problem = exc.problem or exc.context or "invalid YAML"
         return None, [
-            PolicyError(file, line, column, "$", "yaml.syntax", f"YAML syntax: {problem}")
+            PolicyError(
+                file, line, column, "$", PolicyErrorCode.YAML_SYNTAX, f"YAML syntax: {problem}"
+            )
         ]
     except yaml.YAMLError as exc:  # reader errors (bad characters) carry no mark
-        return None, [PolicyError(file, 1, 1, "$", "yaml.syntax", f"YAML syntax: {exc}")]
+        return None, [
+            PolicyError(file, 1, 1, "$", PolicyErrorCode.YAML_SYNTAX, f"YAML syntax: {exc}")
+        ]
     finally:
         loader.dispose()
 
@@ -121,7 +130,7 @@ def _convert(  # noqa: PLR0917  (private recursive helper)
                         key_node.start_mark.line + 1,
                         key_node.start_mark.column + 1,
                         path,
-                        "yaml.bad_key",
+                        PolicyErrorCode.YAML_BAD_KEY,
                         f"keys must be strings, got {got}",
                     )
                 )
@@ -134,7 +143,7 @@ def _convert(  # noqa: PLR0917  (private recursive helper)
                         key_node.start_mark.line + 1,
                         key_node.start_mark.column + 1,
                         child,
-                        "yaml.duplicate_key",
+                        PolicyErrorCode.YAML_DUPLICATE_KEY,
                         f"key '{key}' appears twice",
                     )
                 )

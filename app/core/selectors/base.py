@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from app.core.context import AccessContext
+from app.core.policy.codes import PolicyErrorCode
 from app.core.reasons import Reason
 
 Predicate = Callable[[AccessContext, datetime], bool]
@@ -16,7 +17,7 @@ Predicate = Callable[[AccessContext, datetime], bool]
 class SelectorError(Exception):
     """A selector value that cannot be compiled. `at` is a JSON-path suffix such as `[2]`."""
 
-    def __init__(self, code: str, message: str, *, at: str = "") -> None:
+    def __init__(self, code: PolicyErrorCode, message: str, *, at: str = "") -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -59,12 +60,14 @@ def string_list(value: object, *, what: str, lower: bool = False) -> tuple[str, 
     """Accept one non-empty string or a non-empty list of them (the usual selector shape)."""
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not items:
-        raise SelectorError("policy.wrong_type", f"expected {what} or a non-empty list of them")
+        raise SelectorError(
+            PolicyErrorCode.POLICY_WRONG_TYPE, f"expected {what} or a non-empty list of them"
+        )
     out: list[str] = []
     for i, item in enumerate(items):
         if not isinstance(item, str) or not item.strip():
             raise SelectorError(
-                "policy.wrong_type",
+                PolicyErrorCode.POLICY_WRONG_TYPE,
                 f"expected {what}, got {_kind_of(item)}",
                 at=f"[{i}]" if isinstance(value, list) else "",
             )

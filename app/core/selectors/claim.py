@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from app.core.context import AccessContext
+from app.core.policy.codes import PolicyErrorCode
 from app.core.reasons import Reason
 from app.core.selectors.base import Rule, SelectorError, SelectorKind, kind_of, register, render
 
@@ -29,24 +30,28 @@ def compile_claim(value: object) -> Rule:
     """`equals` compares a scalar claim; `contains` looks inside a list claim, or a string
     claim holding a list: space-separated for OAuth `scope`/`scp`, comma-separated otherwise."""
     if not isinstance(value, dict):
-        raise SelectorError("policy.wrong_type", "expected a mapping: {name: ..., equals: ...}")
+        raise SelectorError(
+            PolicyErrorCode.POLICY_WRONG_TYPE, "expected a mapping: {name: ..., equals: ...}"
+        )
     for key in value:
         if key not in ("name", "equals", "contains"):
             raise SelectorError(
-                "policy.unknown_key",
+                PolicyErrorCode.POLICY_UNKNOWN_KEY,
                 f"unknown key '{key}' in claim; use name, equals or contains",
                 at=f".{key}",
             )
     name = value.get("name")
     if not isinstance(name, str) or not name:
-        raise SelectorError("policy.missing_key", "claim needs a 'name'", at=".name")
+        raise SelectorError(PolicyErrorCode.POLICY_MISSING_KEY, "claim needs a 'name'", at=".name")
     if ("equals" in value) == ("contains" in value):
-        raise SelectorError("policy.bad_value", "claim needs exactly one of 'equals' or 'contains'")
+        raise SelectorError(
+            PolicyErrorCode.POLICY_BAD_VALUE, "claim needs exactly one of 'equals' or 'contains'"
+        )
     op = "equals" if "equals" in value else "contains"
     expected = value[op]
     if not _is_scalar(expected):
         raise SelectorError(
-            "policy.wrong_type",
+            PolicyErrorCode.POLICY_WRONG_TYPE,
             f"'{op}' must be a single value, got {kind_of(expected)}",
             at=f".{op}",
         )

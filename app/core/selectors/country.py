@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from app.core.context import AccessContext
+from app.core.policy.codes import PolicyErrorCode
 from app.core.reasons import Reason
 from app.core.selectors.base import (
     Rule,
@@ -22,23 +23,27 @@ def compile_country(value: object) -> Rule:
     """Codes are case-insensitive; a client whose country is unknown matches no list."""
     items = [value] if isinstance(value, str | bool) else value
     if not isinstance(items, list) or not items:
-        raise SelectorError("policy.wrong_type", "expected a country code or a list of them")
+        raise SelectorError(
+            PolicyErrorCode.POLICY_WRONG_TYPE, "expected a country code or a list of them"
+        )
     codes: set[str] = set()
     for i, item in enumerate(items):
         if isinstance(item, bool):  # YAML 1.1 reads NO (Norway) as false; say how to fix it.
             raise SelectorError(
-                "policy.bad_country",
+                PolicyErrorCode.POLICY_BAD_COUNTRY,
                 "a boolean is not a country code; quote it, e.g. 'NO'",
                 at=f"[{i}]" if isinstance(value, list) else "",
             )
         if not isinstance(item, str):
             raise SelectorError(
-                "policy.bad_country", f"expected a country code, got {kind_of(item)}", at=f"[{i}]"
+                PolicyErrorCode.POLICY_BAD_COUNTRY,
+                f"expected a country code, got {kind_of(item)}",
+                at=f"[{i}]",
             )
         code = item.strip().upper()
         if code not in ISO_3166_ALPHA2:
             raise SelectorError(
-                "policy.bad_country",
+                PolicyErrorCode.POLICY_BAD_COUNTRY,
                 f"'{item}' is not an ISO 3166-1 alpha-2 country code",
                 at=f"[{i}]" if isinstance(value, list) else "",
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from app.core.context import AccessContext
+from app.core.policy.codes import PolicyErrorCode
 from app.core.reasons import Reason
 from app.core.selectors.base import (
     Rule,
@@ -21,17 +22,21 @@ _KEYS = ("managed", "tags")
 def compile_device(value: object) -> Rule:
     """`managed` must equal the device's state; every listed tag must be present."""
     if not isinstance(value, dict) or not value:
-        raise SelectorError("policy.wrong_type", "expected a mapping with 'managed' and/or 'tags'")
+        raise SelectorError(
+            PolicyErrorCode.POLICY_WRONG_TYPE, "expected a mapping with 'managed' and/or 'tags'"
+        )
     for key in value:
         if key not in _KEYS:
             raise SelectorError(
-                "policy.unknown_key",
+                PolicyErrorCode.POLICY_UNKNOWN_KEY,
                 f"unknown key '{key}' in device; use managed or tags",
                 at=f".{key}",
             )
     managed = value.get("managed")
     if "managed" in value and not isinstance(managed, bool):
-        raise SelectorError("policy.wrong_type", "'managed' must be true or false", at=".managed")
+        raise SelectorError(
+            PolicyErrorCode.POLICY_WRONG_TYPE, "'managed' must be true or false", at=".managed"
+        )
     tags: frozenset[str] = frozenset()
     if "tags" in value:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from app.core.context import AccessContext
+from app.core.policy.codes import PolicyErrorCode
 from app.core.reasons import Reason
 from app.core.selectors.base import (
     Rule,
@@ -24,7 +25,7 @@ def compile_email(value: object) -> Rule:
         local, _, domain = email.rpartition("@")
         if not local or not domain or " " in email:
             raise SelectorError(
-                "policy.bad_email",
+                PolicyErrorCode.POLICY_BAD_EMAIL,
                 f"'{email}' is not an email address",
                 at=f"[{i}]" if isinstance(value, list) else "",
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from app.core.context import AccessContext
+from app.core.policy.codes import PolicyErrorCode
 from app.core.reasons import Reason
 from app.core.selectors.base import (
     Rule,
@@ -23,7 +24,7 @@ def compile_email_domain(value: object) -> Rule:
     for i, domain in enumerate(domains):
         if "@" in domain or " " in domain or "." not in domain.strip("."):
             raise SelectorError(
-                "policy.bad_value",
+                PolicyErrorCode.POLICY_BAD_VALUE,
                 f"'{domain}' is not a domain",
                 at=f"[{i}]" if isinstance(value, list) else "",
             )

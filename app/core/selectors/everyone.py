@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from app.core.context import AccessContext
+from app.core.policy.codes import PolicyErrorCode
 from app.core.reasons import Reason
 from app.core.selectors.base import Rule, SelectorError, SelectorKind, register
 
@@ -16,7 +17,9 @@ def _always(_ctx: AccessContext, _now: datetime) -> bool:
 def compile_everyone(value: object) -> Rule:
     """Only `true` is meaningful; `false` would be a rule that never matches, so it is refused."""
     if value is not True:
-        raise SelectorError("policy.bad_value", "'everyone' takes only the value true")
+        raise SelectorError(
+            PolicyErrorCode.POLICY_BAD_VALUE, "'everyone' takes only the value true"
+        )
     return Rule("everyone", "everyone: true", _always, Reason.EVERYONE_OK, Reason.EVERYONE_OK)
 
 

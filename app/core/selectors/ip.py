@@ -6,6 +6,7 @@ import ipaddress
 from datetime import datetime
 
 from app.core.context import AccessContext
+from app.core.policy.codes import PolicyErrorCode
 from app.core.reasons import Reason
 from app.core.selectors.base import (
     Rule,
@@ -28,7 +29,7 @@ def parse_networks(value: object) -> tuple[Network, ...]:
             networks.append(ipaddress.ip_network(text, strict=True))
         except ValueError as exc:
             raise SelectorError(
-                "policy.bad_cidr",
+                PolicyErrorCode.POLICY_BAD_CIDR,
                 f"'{text}' is not a valid CIDR: {exc}",
                 at=f"[{i}]" if isinstance(value, list) else "",
             ) from None

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.core.context import AccessContext
+from app.core.policy.codes import PolicyErrorCode
 from app.core.reasons import Reason
 from app.core.selectors.base import (
     Rule,
@@ -24,12 +25,16 @@ _HOURS = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-4]):([0-5]
 def _parse_hours(value: object) -> tuple[int, int]:
     if not isinstance(value, str) or not (m := _HOURS.match(value.replace(" ", ""))):
         raise SelectorError(
-            "policy.bad_time", "hours must look like '09:00-18:00' (24-hour clock)", at=".hours"
+            PolicyErrorCode.POLICY_BAD_TIME,
+            "hours must look like '09:00-18:00' (24-hour clock)",
+            at=".hours",
         )
     start = int(m.group(1)) * 60 + int(m.group(2))
     end = int(m.group(3)) * 60 + int(m.group(4))
     if end > 24 * 60 or start == end:
-        raise SelectorError("policy.bad_time", "hours must span a non-empty window", at=".hours")
+        raise SelectorError(
+            PolicyErrorCode.POLICY_BAD_TIME, "hours must span a non-empty window", at=".hours"
+        )
     return start, end
 
 
@@ -37,16 +42,20 @@ def compile_time(value: object) -> Rule:
     """A window that ends before it starts wraps midnight (`22:00-06:00`); the day is the day
     on which the window started, so Friday 22:00-06:00 covers Saturday morning."""
     if not isinstance(value, dict) or not value:
-        raise SelectorError("policy.wrong_type", "expected a mapping with days, hours, timezone")
+        raise SelectorError(
+            PolicyErrorCode.POLICY_WRONG_TYPE, "expected a mapping with days, hours, timezone"
+        )
     for key in value:
         if key not in ("days", "hours", "timezone"):
             raise SelectorError(
-                "policy.unknown_key",
+                PolicyErrorCode.POLICY_UNKNOWN_KEY,
                 f"unknown key '{key}' in time; use days, hours or timezone",
                 at=f".{key}",
             )
     if "days" not in value and "hours" not in value:
-        raise SelectorError("policy.missing_key", "time needs 'days', 'hours' or both")
+        raise SelectorError(
+            PolicyErrorCode.POLICY_MISSING_KEY, "time needs 'days', 'hours' or both"
+        )
     days = frozenset(range(7))
     if "days" in value:
         try:
@@ -56,7 +65,7 @@ def compile_time(value: object) -> Rule:
         for i, name in enumerate(names):
             if name[:3] not in DAYS or name not in (name[:3], _long(name[:3])):
                 raise SelectorError(
-                    "policy.bad_time",
+                    PolicyErrorCode.POLICY_BAD_TIME,
                     f"'{name}' is not a day; use mon, tue, ... sun",
                     at=f".days[{i}]" if isinstance(value["days"], list) else ".days",
                 )
@@ -69,7 +78,9 @@ def compile_time(value: object) -> Rule:
         zone = ZoneInfo(zone_name)
     except (ZoneInfoNotFoundError, ValueError):
         raise SelectorError(
-            "policy.bad_timezone", f"'{zone_name}' is not an IANA time zone", at=".timezone"
+            PolicyErrorCode.POLICY_BAD_TIMEZONE,
+            f"'{zone_name}' is not an IANA time zone",
+            at=".timezone",
         ) from None
     start, end = window
 

@@ -20,10 +20,10 @@ from fastapi import Header, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.adapters.api.v1.problems import ProblemError
-from app.adapters.forward_auth.handler import Identify
 from app.adapters.identity.errors import TokenProblem
 from app.config import ServiceTokenSettings
 from app.core.context import Identity
+from app.services.ports import Identify
 from app.services.principal import Principal
 
 SERVICE_TOKEN_PREFIX = "cst_"  # noqa: S105  (a marker, not a secret)

@@ -17,7 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from app.adapters.api.v1.inputs import Name
 from app.adapters.api.v1.problems import ProblemError
 from app.adapters.signals.client_ip import normalise
-from app.core.context import AccessContext, Device, Identity
+from app.core.context import AccessContext, Device, Identity, build_access_context
 from app.core.decision import Decision, Effect
 from app.services.sample_requests import TargetError, parse_url
 
@@ -175,15 +175,17 @@ def context_of(body: ExplainBody) -> AccessContext:
         scheme, host, path = parse_url(body.url)
     except TargetError as error:
         raise ProblemError(422, "invalid-url", str(error)[:300]) from None
-    return AccessContext(
+    return build_access_context(
         host=host,
         path=path,
         method=body.method.upper(),
         scheme=scheme,
         identity=_identity(body),
-        client_ip=normalise(body.ip) if body.ip is not None else None,
-        country=body.country.upper() if body.country else None,
-        device=Device(managed=body.device_managed, tags=frozenset(body.device_tags)),
+        signals=(
+            normalise(body.ip) if body.ip is not None else None,
+            body.country.upper() if body.country else None,
+            Device(managed=body.device_managed, tags=frozenset(body.device_tags)),
+        ),
     )
 
 

@@ -44,10 +44,6 @@ _HTTP_CODES = {
 }
 _MAX_LISTED_ERRORS = 20
 _RETRY = {"retry-after": "1"}
-_NOT_REQUESTABLE = {
-    "no-policy-allows-a-request": "no policy of this application lets you ask for access",
-    "access-needs-no-request": "you may already use this application without asking",
-}
 
 log = structlog.get_logger("countersign.api")
 
@@ -122,7 +118,7 @@ def to_problem(exc: Exception) -> ProblemError:
     if isinstance(exc, ScopeError):
         return ProblemError(403, "insufficient-scope", str(exc))
     if isinstance(exc, NotRequestableError):
-        return ProblemError(403, exc.reason, _NOT_REQUESTABLE.get(exc.reason, exc.reason))
+        return ProblemError(403, exc.reason.value, exc.wording)
     if isinstance(exc, BadCursorError):
         return ProblemError(422, "bad-cursor", "this cursor was not handed out by this listing")
     if isinstance(exc, ForwardedHeaderError):

@@ -20,7 +20,6 @@ from app.adapters.api.v1.records import (
     GrantOut,
 )
 from app.adapters.api.v1.retries import cancelled_by, reviewed_by
-from app.adapters.forward_auth.handler import ReadSignals
 from app.adapters.identity.extract import headers_from_asgi
 from app.adapters.step_up import StepUpLinks
 from app.core.approvals import (
@@ -30,10 +29,10 @@ from app.core.approvals import (
     ReviewDecision,
     StepUpRequiredError,
 )
-from app.core.approvals.request import MAX_USER_AGENT
-from app.core.context import AccessContext
+from app.core.context import AccessContext, build_access_context
 from app.core.policy.policy_set import PolicySet
 from app.services.approvals import ApprovalService
+from app.services.ports import ReadSignals
 from app.services.principal import Principal
 
 RecordId = Annotated[
@@ -70,16 +69,13 @@ def add_request_routes(
         identity = principal.human()
         headers = headers_from_asgi(request.scope["headers"])
         peer = request.client.host if request.client else ""
-        client_ip, country, device = signals(peer, headers, identity)
         app = policies().applications.get(application)
-        return AccessContext(
+        return build_access_context(
             host=app.hosts[0] if app else "",
             path=app.paths[0] if app and app.paths else "/",
             identity=identity,
-            client_ip=client_ip,
-            country=country,
-            device=device,
-            user_agent=headers.get("user-agent", "")[:MAX_USER_AGENT],
+            signals=signals(peer, headers, identity),
+            user_agent=headers.get("user-agent", ""),
         )
 
     @router.post(

@@ -15,12 +15,12 @@ from app.adapters.api.v1.idempotency import IdempotencyStore, idempotency_guard
 from app.adapters.api.v1.requests_routes import add_request_routes
 from app.adapters.api.v1.routing import ProblemRoute, add_fallback
 from app.adapters.api.v1.sessions_routes import EndSessions, add_session_routes
-from app.adapters.forward_auth.handler import Identify, ReadSignals
 from app.adapters.step_up import StepUpLinks
 from app.config import Settings
 from app.core.policy.policy_set import PolicySet
 from app.services.approvals import ApprovalService
 from app.services.policy_repository import PolicyStatus
+from app.services.ports import Identify, ReadSignals
 
 PREFIX = "/api/v1"
 
