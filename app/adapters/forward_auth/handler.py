@@ -164,7 +164,6 @@ class ForwardAuth:
                 decision, identity, identity_headers
             )
         page = self.deny_page
-        shown = decision
         answer = flavour.render(
             decision,
             original,
@@ -173,7 +172,7 @@ class ForwardAuth:
             identity_headers,
             page=None
             if page is None or decision.effect is not Effect.DENY
-            else lambda: page.answer(shown, identity, original),
+            else lambda: page.answer(decision, identity, original),
         )
         return decision, answer
 

@@ -42,6 +42,7 @@ from tests.support.workflow import (
     at_desk,
     person,
     shipped_policies,
+    world,
 )
 
 PUBLIC_URL = "https://countersign.example.com"
@@ -245,3 +246,13 @@ def restart_empty(server: RedisServer) -> None:
     process = ManagedProcess(f"redis:{server.port}", argv, log_path=directory / "server.log")
     process.wait_until(lambda: ping(server.port), timeout=15.0, what="answering PING")
     server.process = process
+
+
+def scenario(url: str, body: Callable[[World], Awaitable[None]]) -> None:
+    """Run `body` against an emptied store."""
+
+    async def go() -> None:
+        async with world(url) as w:
+            await body(w)
+
+    asyncio.run(go())

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -19,13 +18,14 @@ from tests.adapters.notify.harness import (
     Outcomes,
     ask,
     running,
+    scenario,
     until,
     webhook,
     with_attempts,
 )
 from tests.support.receivers import HttpReceiver
 from tests.support.redis_server import RedisServer, RedisServerFactory
-from tests.support.workflow import World, world
+from tests.support.workflow import World
 
 pytestmark = pytest.mark.redis
 
@@ -85,13 +85,3 @@ def test_an_unknown_id_is_refused(server: RedisServer, capsys: pytest.CaptureFix
     """A dead letter id that does not exist: exit 1, one line, nothing queued."""
     assert replay_cli(server.url, "1-0") == 1
     assert capsys.readouterr().err == "countersign: no dead letter 1-0\n"
-
-
-def scenario(url: str, body: Callable[[World], Awaitable[None]]) -> None:
-    """Run `body` against an emptied store."""
-
-    async def go() -> None:
-        async with world(url) as w:
-            await body(w)
-
-    asyncio.run(go())

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -31,6 +31,7 @@ from tests.adapters.notify.harness import (
     restart,
     restart_empty,
     running,
+    scenario,
     settled,
     until,
     until_true,
@@ -38,7 +39,7 @@ from tests.adapters.notify.harness import (
 )
 from tests.support.receivers import HttpReceiver
 from tests.support.redis_server import RedisServer, RedisServerFactory
-from tests.support.workflow import CAROL, World, world
+from tests.support.workflow import CAROL, World
 
 pytestmark = pytest.mark.redis
 
@@ -55,16 +56,6 @@ def hook() -> Iterator[HttpReceiver]:
     receiver = HttpReceiver(secret=SECRET.encode()).start()
     yield receiver
     receiver.stop()
-
-
-def scenario(url: str, body: Callable[[World], Awaitable[None]]) -> None:
-    """Run `body` against an emptied store."""
-
-    async def go() -> None:
-        async with world(url) as w:
-            await body(w)
-
-    asyncio.run(go())
 
 
 def types_for(receiver: HttpReceiver, request_id: str) -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 
@@ -23,6 +23,7 @@ from tests.adapters.notify.harness import (
     ask,
     mail,
     running,
+    scenario,
     slack,
     until,
     until_true,
@@ -31,7 +32,7 @@ from tests.adapters.notify.harness import (
 )
 from tests.support.receivers import HttpReceiver, SmtpReceiver
 from tests.support.redis_server import RedisServer, RedisServerFactory
-from tests.support.workflow import BOB, CAROL, CTO, DAVE, ROOT, World, person, world
+from tests.support.workflow import BOB, CAROL, CTO, DAVE, ROOT, World, person
 
 NASTY = "INC-7 <!channel> <script>alert(1)</script>\nsecond line & <https://x.example|y>"
 
@@ -58,16 +59,6 @@ def smtp() -> Iterator[SmtpReceiver]:
     receiver = SmtpReceiver().start()
     yield receiver
     receiver.stop()
-
-
-def scenario(url: str, body: Callable[[World], Awaitable[None]]) -> None:
-    """Run `body` against an emptied store."""
-
-    async def go() -> None:
-        async with world(url) as w:
-            await body(w)
-
-    asyncio.run(go())
 
 
 def types_for(receiver: HttpReceiver, request_id: str) -> list[str]:
