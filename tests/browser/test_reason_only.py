@@ -16,19 +16,19 @@ pytestmark = pytest.mark.browser
 
 def test_continue_after_a_reason_takes_the_person_to_the_application(site: BrowserSite) -> None:
     """Pressing "Continue to Wiki" lands on the wiki page first asked for, through nginx."""
-    alice = site.person("Alice")
+    dana = site.person("Dana")
     blocked: list[str] = []
-    alice.page.on("console", lambda message: blocked.append(message.text))
-    alice.open_app("wiki", "/pages/on-call?rev=2")
-    alice.page.wait_for_url(re.compile(r"/request\?app=wiki&rd="))
-    expect(alice.page.get_by_role("heading", level=1)).to_have_text("Access to Wiki")
-    alice.page.get_by_label("Ticket or incident?").fill("INC-9 reading the runbook")
-    alice.page.get_by_role("button", name="Continue to Wiki").click()
+    dana.page.on("console", lambda message: blocked.append(message.text))
+    dana.open_app("wiki", "/pages/on-call?rev=2")
+    dana.page.wait_for_url(re.compile(r"/request\?app=wiki&rd="))
+    expect(dana.page.get_by_role("heading", level=1)).to_have_text("Access to Wiki")
+    dana.page.get_by_label("Ticket or incident?").fill("INC-9 reading the runbook")
+    dana.page.get_by_role("button", name="Continue to Wiki").click()
 
-    alice.page.wait_for_url(site.app_url("wiki", "/pages/on-call?rev=2"))
-    echoed = json.loads(alice.page.locator("body").inner_text())
+    dana.page.wait_for_url(site.app_url("wiki", "/pages/on-call?rev=2"))
+    echoed = json.loads(dana.page.locator("body").inner_text())
     assert echoed["path"] == "/pages/on-call"
     headers = {name.lower(): value for name, value in echoed["headers"]}
-    assert headers["x-auth-request-user"] == "alice@example.com"
+    assert headers["x-auth-request-user"] == "dana@example.com"
     assert not [text for text in blocked if "Content Security Policy" in text]
-    alice.shot("11-reason-only-continued")
+    dana.shot("11-reason-only-continued")
