@@ -19,7 +19,7 @@ from app.adapters.api.ops import ops_router
 from app.adapters.api.v1.router import api_v1_router
 from app.adapters.forward_auth.assertion import Assertions
 from app.adapters.forward_auth.deny_page import DenyPage
-from app.adapters.forward_auth.flavours import Targets
+from app.adapters.forward_auth.answers import Targets
 from app.adapters.forward_auth.handler import ForwardAuth
 from app.adapters.identity.authenticate import Authenticator
 from app.adapters.identity.verifier import JwtVerifier

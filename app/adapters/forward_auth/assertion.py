@@ -20,7 +20,7 @@ from typing import Any
 
 import structlog
 
-from app.adapters.forward_auth.flavours import IdentityHeaders
+from app.adapters.forward_auth.answers import IdentityHeaders
 from app.adapters.sessions.contract import Signer
 from app.adapters.sessions.tokens import SESSION_AUDIENCE
 from app.core.context import Identity

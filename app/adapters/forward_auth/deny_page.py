@@ -21,7 +21,7 @@ import structlog
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 from markupsafe import Markup
 
-from app.adapters.forward_auth.flavours import JSON_TYPE, NO_STORE, Answer, RawHeaders
+from app.adapters.forward_auth.answers import JSON_TYPE, NO_STORE, Answer, RawHeaders
 from app.adapters.forward_auth.original import OriginalRequest
 from app.adapters.ui.render import STATIC, TEMPLATES
 from app.adapters.ui.security import PAGE_HEADERS

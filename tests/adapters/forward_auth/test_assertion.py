@@ -24,7 +24,7 @@ from app.config import SettingsError, load_settings
 from app.core.context import Identity
 from app.core.decision import Decision, Effect
 from app.core.reasons import Reason
-from tests.adapters.forward_auth.test_handler import build, call, nginx, traefik
+from tests.adapters.forward_auth.scenario import build, call, nginx, traefik
 
 ISSUER = "https://auth.example.com"
 IDP = "https://idp.example.com"
@@ -317,7 +317,7 @@ def test_the_handler_adds_the_assertion_to_an_allow_only() -> None:
     redirect carry none."""
     handler, _, _ = build()
     assertions, signer, clock = make()
-    handler.assertions = assertions
+    handler.checker.assertions = assertions
     url = "https://grafana.example.com/d/1"
     allowed = call(handler, "/auth/traefik", traefik(url, "bob-token"))
     assert allowed.status_code == 200
@@ -336,7 +336,7 @@ def test_the_handler_adds_the_assertion_to_an_allow_only() -> None:
 def test_the_handler_sends_no_assertion_on_a_bypass_without_identity() -> None:
     """The bypassed health path, anonymous: 200 with no assertion."""
     handler, _, _ = build()
-    handler.assertions, _, _ = make()
+    handler.checker.assertions, _, _ = make()
     answer = call(handler, "/auth/nginx", nginx("https://grafana.example.com/healthz"))
     assert answer.status_code == 200
     assert "x-countersign-assertion" not in answer.headers
@@ -347,7 +347,7 @@ def test_the_handler_answers_503_when_it_cannot_sign() -> None:
     handler, _, _ = build()
     assertions, signer, _ = make()
     signer.broken = True
-    handler.assertions = assertions
+    handler.checker.assertions = assertions
     answer = call(handler, "/auth/nginx", nginx("https://grafana.example.com/", "bob-token"))
     assert answer.status_code == 503
     assert "x-auth-request-user" not in answer.headers

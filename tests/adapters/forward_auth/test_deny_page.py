@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from app.adapters.forward_auth.answers import Targets
 from app.adapters.forward_auth.deny_page import (
     ADMINISTRATOR,
     GENERIC,
@@ -20,7 +21,6 @@ from app.adapters.forward_auth.deny_page import (
     deny_view,
     reason_sentences,
 )
-from app.adapters.forward_auth.flavours import Targets
 from app.adapters.forward_auth.handler import ForwardAuth
 from app.adapters.forward_auth.original import build_original
 from app.core.context import Identity
@@ -29,7 +29,7 @@ from app.core.policy.compile import Source, compile_policy_set
 from app.core.policy.policy_set import PolicySet
 from app.core.reasons import Reason
 from app.services.decide import DecisionService
-from tests.adapters.forward_auth.test_handler import (
+from tests.adapters.forward_auth.scenario import (
     Grants,
     Observer,
     call,
