@@ -15,8 +15,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from time import perf_counter
 
-import structlog
-
 from app.adapters.forward_auth.answers import (
     BAD_REQUEST,
     CANNOT_DECIDE,
@@ -36,6 +34,7 @@ from app.adapters.forward_auth.original import (
     build_original,
 )
 from app.adapters.http_limits import MAX_HEADER_COUNT
+from app.adapters.observability.decision_log import decision_log
 from app.adapters.signals.client_ip import ForwardedHeaderError
 from app.core.context import AccessContext, Identity, build_access_context
 from app.core.decision import Decision, Effect
@@ -56,8 +55,6 @@ SINGLE = frozenset(
         "x-forwarded-for",
     }
 )
-
-log = structlog.get_logger("countersign.decision")
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,14 +203,16 @@ class Checker:
 
 def refuse(flavour: Flavour, peer: str, request_id: str, problem: str, started: float) -> Answer:
     """A check that cannot be trusted: 400, logged with why, and no decision."""
-    log.warning(
+    decision_log.warning(
         "decision_made",
-        request_id=request_id,
-        proxy=flavour.name,
-        peer=peer,
-        effect="bad_request",
-        problem=problem,
-        latency_ms=round((perf_counter() - started) * 1000, 3),
+        {
+            "request_id": request_id,
+            "proxy": flavour.name,
+            "peer": peer,
+            "effect": "bad_request",
+            "problem": problem,
+            "latency_ms": round((perf_counter() - started) * 1000, 3),
+        },
     )
     return BAD_REQUEST
 
@@ -237,21 +236,23 @@ def _log(
     page: bool = False,
 ) -> None:
     identity = context.identity
-    log.info(
+    decision_log.info(
         # nginx's second call for the refusal page: the same decision, logged apart.
         "deny_page_served" if page else "decision_made",
-        request_id=request_id,
-        proxy=flavour.name,
-        method=original.method,
-        host=original.host,
-        path=original.path,
-        client_ip=str(context.client_ip) if context.client_ip else None,
-        user=identity.user if identity else None,
-        application=decision.application,
-        policy=decision.policy,
-        effect=decision.effect.value,
-        reasons=[r.value for r in decision.reasons],
-        identity_problem=token_problem,
-        status=status,
-        latency_ms=round((perf_counter() - started) * 1000, 3),
+        {
+            "request_id": request_id,
+            "proxy": flavour.name,
+            "method": original.method,
+            "host": original.host,
+            "path": original.path,
+            "client_ip": str(context.client_ip) if context.client_ip else None,
+            "user": identity.user if identity else None,
+            "application": decision.application,
+            "policy": decision.policy,
+            "effect": decision.effect.value,
+            "reasons": [r.value for r in decision.reasons],
+            "identity_problem": token_problem,
+            "status": status,
+            "latency_ms": round((perf_counter() - started) * 1000, 3),
+        },
     )

@@ -9,7 +9,8 @@ import subprocess
 import sys
 from typing import Any
 
-from app.adapters.observability.logs import REDACTED, _BufferedLines, redact
+from app.adapters.observability.lines import BufferedLines
+from app.adapters.observability.redaction import REDACTED, redact
 
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWJ5dGVz"
 
@@ -55,7 +56,7 @@ def test_buffered_lines_reach_the_stream_on_flush() -> None:
     """Lines are written in order and nothing is lost once flushed (as at exit)."""
     raw = io.BytesIO()
     stream = io.BufferedWriter(raw)
-    lines = _BufferedLines(stream, interval=3600)
+    lines = BufferedLines(stream, interval=3600)
     for n in range(3):
         lines.msg(f'{{"n":{n}}}'.encode())
     lines.flush()
@@ -66,7 +67,7 @@ def test_a_closed_stream_loses_the_line_not_the_request() -> None:
     """Logging into a closed stream never raises into the caller."""
     stream = io.BufferedWriter(io.BytesIO())
     stream.close()
-    lines = _BufferedLines(stream, interval=0)
+    lines = BufferedLines(stream, interval=0)
     lines.msg(b'{"n":1}')
     lines.flush()
 
