@@ -43,27 +43,69 @@ DURATION = os.environ.get("BENCH_DURATION", "5s")
 CONNECTIONS = os.environ.get("BENCH_CONNECTIONS", "50")
 
 
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Result:
     name: str
     rps: float
     p50_ms: float
     p99_ms: float
+    #: CPU time of the measured server process (and its workers) per request, in µs.
+    cpu_us: float = float("nan")
 
 
-def wrk(name: str, url: str, headers: dict[str, str], *, connections: str = CONNECTIONS) -> Result:
-    """One wrk run (1 thread, 50 connections by default); a warm-up run first."""
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of `pid` and every process below it (uvicorn's workers), in seconds."""
+    children: dict[int, list[int]] = {}
+    ticks: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        this = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(this)
+        ticks[this] = int(fields[11]) + int(fields[12])
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        total += ticks.get(current, 0)
+        todo += children.get(current, [])
+    return total / _TICK
+
+
+def wrk(
+    name: str,
+    url: str,
+    headers: dict[str, str],
+    *,
+    connections: str = CONNECTIONS,
+    server: int | None = None,
+) -> Result:
+    """One wrk run (1 thread, 50 connections by default) after a warm-up run; with `server`
+    (a pid), also that process's CPU time per request over the measured run."""
     args = ["wrk", "-t1", f"-c{connections}", "--latency"]
     for key, value in headers.items():
         args += ["-H", f"{key}: {value}"]
     subprocess.run([*args, "-d1s", url], capture_output=True, check=True)
+    before = cpu_seconds(server) if server is not None else 0.0
     out = subprocess.run([*args, f"-d{DURATION}", url], capture_output=True, text=True, check=True)
+    spent = cpu_seconds(server) - before if server is not None else float("nan")
     text = out.stdout
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     if non2xx:
         sys.exit(f"{name}: {non2xx.group(1)} requests were not answered 2xx:\n{text}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
-    return Result(name, rps, _latency(text, "50%"), _latency(text, "99%"))
+    total = re.search(r"(\d+) requests in", text)
+    count = int(total.group(1)) if total else 0
+    cpu_us = spent / count * 1e6 if count else float("nan")
+    return Result(name, rps, _latency(text, "50%"), _latency(text, "99%"), cpu_us)
 
 
 def _latency(text: str, label: str) -> float:
@@ -157,54 +199,82 @@ def main() -> int:
         # A Countersign session for Bob, signed with the service's own (dev) session key, as
         # the sign-in would set it in the cookie.
         session = _session_for_bob(service.data_dir, public_url=service.public_url)
-        nginx_auth = {
-            "X-Original-URL": "https://grafana.example.com/d/1",
-            "X-Original-Method": "GET",
-        }
-        results = [
-            wrk("(a) raw ASGI, 200 to everything", f"http://127.0.0.1:{raw_port}/", {}),
-            wrk("(a) FastAPI null route", f"http://127.0.0.1:{fast_port}/x", {}),
-            wrk(
-                "(b) /auth/nginx allow, cached JWT",
-                f"{service.base_url}/auth/nginx",
-                {**nginx_auth, "Authorization": f"Bearer {bob}"},
-            ),
-            wrk(
-                "(c) /auth/nginx allow via grant",
-                f"{service.base_url}/auth/nginx",
-                {**nginx_auth, "Authorization": f"Bearer {alice}"},
-            ),
-            wrk("(d) nginx -> static backend", f"http://127.0.0.1:{static_port}/", {}),
-            wrk(
-                "(d) nginx -> Countersign -> backend",
-                f"http://127.0.0.1:{proxy_port}/d/1",
-                {"Host": "grafana.example.com", "Authorization": f"Bearer {bob}"},
-            ),
-            # One connection: service time without queueing, for the added latency.
-            wrk(
-                "(d) 1 conn: nginx -> static backend",
-                f"http://127.0.0.1:{static_port}/",
-                {},
-                connections="1",
-            ),
-            wrk(
-                "(d) 1 conn: nginx -> Countersign -> backend",
-                f"http://127.0.0.1:{proxy_port}/d/1",
-                {"Host": "grafana.example.com", "Authorization": f"Bearer {bob}"},
-                connections="1",
-            ),
-            wrk(
-                "(e) /auth/nginx allow, session cookie",
-                f"{service.base_url}/auth/nginx",
-                {**nginx_auth, "Cookie": f"countersign_session={session}"},
-            ),
-        ]
+        rig = Rig(
+            service=service.base_url,
+            service_pid=service.process.popen.pid,
+            raw=(f"http://127.0.0.1:{raw_port}/", raw_proc.popen.pid),
+            fastapi=(f"http://127.0.0.1:{fast_port}/x", fast_proc.popen.pid),
+            static=f"http://127.0.0.1:{static_port}/",
+            proxy=f"http://127.0.0.1:{proxy_port}",
+            bob=bob,
+            alice=alice,
+            session=session,
+        )
+        rounds = [_round(rig) for _ in range(ROUNDS)]
     finally:
         for process in reversed(started):
             process.stop()
         shutil.rmtree(base, ignore_errors=True)
-    _print(results)
+    for number, results in enumerate(rounds, 1):
+        _print(results, number)
     return 0
+
+
+@dataclass(frozen=True)
+class Rig:
+    """The servers of one bench run (URL, and pid where its CPU time is measured)."""
+
+    service: str
+    service_pid: int
+    raw: tuple[str, int]
+    fastapi: tuple[str, int]
+    static: str
+    proxy: str
+    bob: str
+    alice: str
+    session: str
+
+
+NGINX_AUTH = {"X-Original-URL": "https://grafana.example.com/d/1", "X-Original-Method": "GET"}
+
+
+def _round(rig: Rig) -> list[Result]:
+    """One pass over every case; the ceilings are measured in the same pass."""
+    pid = rig.service_pid
+    through = {"Host": "grafana.example.com", "Authorization": f"Bearer {rig.bob}"}
+    return [
+        wrk("(a) raw ASGI, 200 to everything", rig.raw[0], {}, server=rig.raw[1]),
+        wrk("(a) FastAPI null route", rig.fastapi[0], {}, server=rig.fastapi[1]),
+        wrk(
+            "(b) /auth/nginx allow, cached JWT",
+            f"{rig.service}/auth/nginx",
+            {**NGINX_AUTH, "Authorization": f"Bearer {rig.bob}"},
+            server=pid,
+        ),
+        wrk(
+            "(c) /auth/nginx allow via grant",
+            f"{rig.service}/auth/nginx",
+            {**NGINX_AUTH, "Authorization": f"Bearer {rig.alice}"},
+            server=pid,
+        ),
+        wrk("(d) nginx -> static backend", rig.static, {}),
+        wrk("(d) nginx -> Countersign -> backend", f"{rig.proxy}/d/1", through, server=pid),
+        # One connection: service time without queueing, for the added latency.
+        wrk("(d) 1 conn: nginx -> static backend", rig.static, {}, connections="1"),
+        wrk(
+            "(d) 1 conn: nginx -> Countersign -> backend",
+            f"{rig.proxy}/d/1",
+            through,
+            connections="1",
+            server=pid,
+        ),
+        wrk(
+            "(e) /auth/nginx allow, session cookie",
+            f"{rig.service}/auth/nginx",
+            {**NGINX_AUTH, "Cookie": f"countersign_session={rig.session}"},
+            server=pid,
+        ),
+    ]
 
 
 def _session_for_bob(data_dir: Path, *, public_url: str) -> str:
@@ -255,12 +325,21 @@ def _mint_managed(env: dict[str, str], data_dir: Path) -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
-def _print(results: list[Result]) -> None:
-    ceiling = results[0].rps
-    print(f"wrk -t1 -c{CONNECTIONS} -d{DURATION}, one uvicorn worker each (uvloop, httptools)")
-    print(f"{'case':40s} {'req/s':>9s} {'x raw':>6s} {'p50 ms':>7s} {'p99 ms':>7s}")
+def _print(results: list[Result], number: int) -> None:
+    ceiling = results[0]
+    print(
+        f"\nround {number}/{ROUNDS}: wrk -t1 -c{CONNECTIONS} -d{DURATION}, one uvicorn worker "
+        "each (uvloop, httptools); CPU µs = the server process's utime+stime per request"
+    )
+    print(
+        f"{'case':44s} {'req/s':>9s} {'x raw':>6s} {'p50 ms':>7s} {'p99 ms':>7s} "
+        f"{'CPU µs':>7s} {'raw µs':>7s}"
+    )
     for r in results:
-        print(f"{r.name:40s} {r.rps:9.0f} {r.rps / ceiling:6.2f} {r.p50_ms:7.2f} {r.p99_ms:7.2f}")
+        print(
+            f"{r.name:44s} {r.rps:9.0f} {r.rps / ceiling.rps:6.2f} {r.p50_ms:7.2f} "
+            f"{r.p99_ms:7.2f} {r.cpu_us:7.1f} {ceiling.cpu_us:7.1f}"
+        )
     for label, (direct, through) in (
         ("50 connections", results[4:6]),
         ("1 connection", results[6:8]),
