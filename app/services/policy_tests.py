@@ -30,7 +30,8 @@ from app.core.policy.compile import Source
 from app.core.policy.errors import PolicyError
 from app.core.policy.evaluate import evaluate
 from app.core.policy.policy_set import PolicySet
-from app.services.policy_test_parser import UNSET, Expectation, PolicyCase, PolicySuite, parse_suite
+from app.services.policy_test_parser import PolicyCase, PolicySuite, parse_suite
+from app.services.policy_test_values import UNSET, Expectation
 
 __all__ = [
     "CaseResult",

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from app.adapters.notify.entries import decode
 from app.adapters.notify.keys import (
     ATTEMPTS_KEY,
     DEAD_KEY,
@@ -21,7 +22,6 @@ from app.adapters.notify.keys import (
     member,
     queue_key,
 )
-from app.adapters.notify.worker import decode
 from app.adapters.store.keys import OUTBOX_KEY
 
 # KEYS: dead, queue, attempts, retry  ARGV: dead id, entry id, attempts field, member, now

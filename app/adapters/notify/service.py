@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 
 from app.adapters.notify.hooks import http_client
+from app.adapters.notify.options import WorkerOptions
 from app.adapters.notify.senders import build_senders
-from app.adapters.notify.worker import NotificationWorker, NotifyObserver, WorkerOptions
+from app.adapters.notify.worker import NotificationWorker, NotifyObserver
 from app.adapters.store.connection import connect_for
 from app.adapters.store.redis_workflow import RedisWorkflowStore
 from app.config import Settings

@@ -1,34 +1,26 @@
-"""COUNTERSIGN_DURABILITY: what the Redis server can promise (checked at start and every few
-seconds after), and the wait after each transition that makes "Redis applied it" mean "a crash
-cannot undo it" before anyone is told (docs/adr/0008-durable-transitions.md).
+"""COUNTERSIGN_DURABILITY over one client: the start-up check and refusal, the readiness
+/readyz shows, the guard before each transition and the wait after it that makes "Redis applied
+it" mean "a crash cannot undo it" before anyone is told (docs/adr/0008-durable-transitions.md).
 
-WAITAOF and WAIT count the writes of the connection that sends them, and do not block inside
-MULTI. So after a transition's EXEC has answered, one connection sends, in one round trip, a tiny
-write to a `{cs}` key and then the wait: the AOF and the replication stream are ordered, so that
-later write being on disk (or on the replicas) covers the EXEC before it.
+What a level needs is judged in `durability_verdict`; the server is asked, and the wait sent,
+on one connection by `durability_server`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from app.adapters.store.keys import PREFIX
+from app.adapters.store.durability_server import PROBE_KEY, exchange, read_facts
+from app.adapters.store.durability_verdict import Plan, Verdict, judge
 from app.config import Durability
 
-#: Written before each wait; the hash tag puts it in the slot (Cluster: on the node) of the data.
-PROBE_KEY = f"{PREFIX}:durability:probe"
-#: The first Redis compatibility level with WAITAOF (Valkey reports 7.2.4 in redis_version).
-WAITAOF_SINCE = (7, 2, 0)
 #: How often a process asks the server again (appendonly turned off, replicas gone, Redis back).
 RECHECK_SECONDS = 5.0
 
@@ -46,219 +38,6 @@ class DurabilityUnavailableError(RedisError):
 
 class DurabilityRefusedError(RuntimeError):
     """At start: the server cannot give COUNTERSIGN_DURABILITY; `str()` is the one line."""
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """What follows each change: `WAITAOF 1 0` (the primary's disk), `WAIT replicas`, both, or
-    nothing (level `none`, or `appendfsync always`: Redis fsyncs before it replies)."""
-
-    waitaof: bool = False
-    replicas: int = 0
-
-    @property
-    def waits(self) -> bool:
-        """Whether anything is sent after a change."""
-        return self.waitaof or self.replicas > 0
-
-
-@dataclass(frozen=True, slots=True)
-class ServerFacts:
-    """What the server says about itself; None where it would not say (CONFIG refused)."""
-
-    product: str
-    version: tuple[int, ...]
-    appendonly: bool | None
-    appendfsync: str | None
-    replicas: int
-    #: None if `WAITAOF 1 0` answered; else the server's error (unknown command, AOF off, ACL).
-    waitaof_error: str | None
-    config_error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """The outcome of a check: how each change is confirmed (None: it cannot be) and why, in
-    one line. `warning`: the level is possible but not now, or not a promise (`none`)."""
-
-    plan: Plan | None
-    reason: str
-    warning: bool = False
-
-    @property
-    def refused(self) -> bool:
-        """Whether the server cannot give the configured level at all."""
-        return self.plan is None
-
-
-def judge(durability: Durability, facts: ServerFacts) -> Verdict:
-    """Whether `facts` can give `durability`, and how each change is then confirmed."""
-    setting = f"COUNTERSIGN_DURABILITY={durability}"
-    if durability.level == "none":
-        return Verdict(
-            Plan(),
-            f"{setting}: changes are acknowledged before they are on disk "
-            f"(appendonly {_shown(facts.appendonly)}, appendfsync {facts.appendfsync or '?'} "
-            f"on {facts.product}); a crash of Redis may undo acknowledged approvals and "
-            "revocations",
-            warning=True,
-        )
-    local = _local(facts)
-    if isinstance(local, str):
-        return Verdict(
-            None,
-            f"{setting} cannot be given: {local}; set `appendonly yes` with "
-            "`appendfsync always` on the server, use Redis 7.2+ or Valkey (WAITAOF), or set "
-            "COUNTERSIGN_DURABILITY=none (a crash may then undo acknowledged changes)",
-        )
-    wanted = durability.replicas if durability.level == "replicas" else 0
-    plan = Plan(waitaof=local, replicas=wanted)
-    how = "WAITAOF after each change" if local else "appendfsync always"
-    if wanted > facts.replicas:
-        return Verdict(
-            plan,
-            f"{setting}: {facts.product} has {facts.replicas} connected replica(s); changes "
-            f"answer 503 until {wanted} acknowledge them",
-            warning=True,
-        )
-    replicas = f" and WAIT {wanted}" if wanted else ""
-    return Verdict(plan, f"{setting}: on {facts.product} by {how}{replicas}")
-
-
-def _local(facts: ServerFacts) -> bool | str:
-    """True: WAITAOF confirms the primary's disk; False: nothing to wait for (appendfsync
-    always); a string: why the primary cannot promise its disk."""
-    if facts.appendonly is False:
-        return f"{facts.product} runs with appendonly no"
-    if facts.version >= WAITAOF_SINCE and facts.waitaof_error is None:
-        return True
-    if facts.appendonly and facts.appendfsync == "always":
-        return False
-    if facts.version >= WAITAOF_SINCE:
-        return f"WAITAOF fails on {facts.product} ({facts.waitaof_error})"
-    if facts.appendfsync is None:
-        return (
-            f"{facts.product} has no WAITAOF and refuses CONFIG GET ({facts.config_error}), "
-            "so `appendfsync always` cannot be verified"
-        )
-    return f"{facts.product} has no WAITAOF and runs appendfsync {facts.appendfsync}"
-
-
-def _shown(flag: bool | None) -> str:
-    return "?" if flag is None else ("yes" if flag else "no")
-
-
-async def read_facts(client: Any, *, within: float) -> ServerFacts:
-    """Ask the server (the node holding `{cs}` on a Cluster) what it can give, in one round
-    trip. Redis errors other than a refused command propagate."""
-    replies = await exchange(
-        client,
-        [
-            ("INFO", "server"),
-            ("INFO", "replication"),
-            ("CONFIG", "GET", "appendonly"),
-            ("CONFIG", "GET", "appendfsync"),
-            ("WAITAOF", 1, 0, max(1, int(within * 1000))),
-        ],
-        within=within,
-    )
-    server, replication, appendonly, appendfsync, waitaof = replies
-    for reply in (server, replication):
-        if isinstance(reply, Exception):
-            raise reply
-    fields = _info(server) | _info(replication)
-    config_error = next(
-        (str(r) for r in (appendonly, appendfsync) if isinstance(r, Exception)), None
-    )
-    only = _config_value(appendonly)
-    compatible = fields.get("redis_version", "0")
-    product = (
-        f"Valkey {fields['valkey_version']}"
-        if "valkey_version" in fields
-        else f"Redis {compatible}"
-    )
-    return ServerFacts(
-        product=product,
-        version=_version(compatible),
-        appendonly=None if only is None else only == "yes",
-        appendfsync=_config_value(appendfsync),
-        replicas=int(fields.get("connected_slaves", "0") or 0),
-        waitaof_error=str(waitaof) if isinstance(waitaof, Exception) else None,
-        config_error=config_error,
-    )
-
-
-def _info(reply: Any) -> dict[str, str]:
-    text = reply.decode() if isinstance(reply, bytes) else str(reply)
-    fields = {}
-    for line in text.splitlines():
-        name, sep, value = line.partition(":")
-        if sep and not name.startswith("#"):
-            fields[name.strip()] = value.strip()
-    return fields
-
-
-def _config_value(reply: Any) -> str | None:
-    # RESP2 answers [name, value]; RESP3 a map; a refused CONFIG is an exception.
-    if isinstance(reply, dict):
-        values = list(reply.values())
-    elif isinstance(reply, list | tuple):
-        values = list(reply[1::2])
-    else:
-        return None
-    if not values:
-        return None
-    value = values[0]
-    return (value.decode() if isinstance(value, bytes) else str(value)).lower()
-
-
-def _version(text: str) -> tuple[int, ...]:
-    parts = []
-    for part in text.split(".")[:3]:
-        digits = "".join(ch for ch in part if ch.isdigit())
-        parts.append(int(digits or 0))
-    return tuple(parts)
-
-
-async def exchange(client: Any, commands: Sequence[tuple[Any, ...]], *, within: float) -> list[Any]:
-    """Send `commands` in one write on one connection (on a Cluster: to the node that owns
-    PROBE_KEY's slot) and return each reply, or the error the server answered in its place.
-
-    The whole exchange is bounded by `within` seconds; a connection that failed or timed out
-    part-way is closed, never handed back with replies left unread."""
-    async with asyncio.timeout(within), _connection(client) as connection:
-        await connection.send_packed_command(connection.pack_commands(commands))
-        replies: list[Any] = []
-        for _ in commands:
-            try:
-                replies.append(await connection.read_response(timeout=math.inf))
-            except ResponseError as error:
-                replies.append(error)
-        return replies
-
-
-@contextlib.asynccontextmanager
-async def _connection(client: Any) -> AsyncIterator[Any]:
-    if isinstance(client, RedisCluster):
-        await client.initialize()
-        node = client.get_node_from_key(PROBE_KEY)
-        if node is None:
-            raise RedisError(f"no Cluster node owns the slot of {PROBE_KEY}")
-        connection = node.acquire_connection()
-        release: Any = node.release
-    else:
-        pool = client.connection_pool
-        connection = await pool.get_connection()
-        release = pool.release
-    try:
-        yield connection
-    except BaseException:
-        await connection.disconnect()
-        raise
-    finally:
-        done = release(connection)
-        if asyncio.iscoroutine(done):
-            await done
 
 
 class DurableWrites:

@@ -12,15 +12,13 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from app.core.policy.compile import (
-    APP_KEYS,
-    APPLICATION_KEYS,
+from app.core.policy.compile_approval import (
     APPROVAL_KEYS,
     APPROVER_KEYS,
     JUSTIFICATION_KEYS,
-    POLICY_KEYS,
     REVIEWERS_NEED_KEYS,
 )
+from app.core.policy.compile_document import APP_KEYS, APPLICATION_KEYS, POLICY_KEYS
 from app.core.policy.model import Action
 from app.core.selectors import REGISTRY
 

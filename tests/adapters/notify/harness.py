@@ -22,8 +22,9 @@ from redis.exceptions import RedisError
 from app.adapters.notify.base import Sender
 from app.adapters.notify.hooks import http_client
 from app.adapters.notify.keys import GROUP, RETRY_KEY
+from app.adapters.notify.options import WorkerOptions
 from app.adapters.notify.senders import build_senders
-from app.adapters.notify.worker import NotificationWorker, NotifyObserver, WorkerOptions
+from app.adapters.notify.worker import NotificationWorker, NotifyObserver
 from app.adapters.store.connection import connect
 from app.adapters.store.keys import OUTBOX_KEY
 from app.adapters.store.redis_workflow import RedisWorkflowStore

@@ -18,12 +18,12 @@ from redis.asyncio import Redis
 
 from app.adapters.store.connection import connect
 from app.adapters.store.durability import (
-    PROBE_KEY,
     DurabilityRefusedError,
     DurabilityUnavailableError,
     DurableWrites,
     UnconfirmedWriteError,
 )
+from app.adapters.store.durability_server import PROBE_KEY
 from app.adapters.store.keys import AUDIT_KEY
 from app.adapters.store.redis_workflow import RedisWorkflowStore
 from app.bootstrap import durability_refusal

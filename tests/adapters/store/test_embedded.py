@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from app.adapters.store.durability import DurableWrites, Verdict
+from app.adapters.store.durability import DurableWrites
+from app.adapters.store.durability_verdict import Verdict
 from app.adapters.store.embedded import EmbeddedRedisError, start_embedded
 from app.config import Durability
 
