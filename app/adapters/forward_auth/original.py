@@ -68,14 +68,30 @@ def build_original(
     if not uri.startswith("/"):
         raise BadProxyRequestError("forwarded URI must start with '/'")
     try:
-        normal_host = normalize_host(host)
-        authority = normalize_authority(host, scheme=normal_scheme)
+        normal_host, authority = _host_parts(host, normal_scheme)
         path = normalize_path(uri)
     except (HostError, PathError) as exc:
         raise BadProxyRequestError(str(exc)) from None
     return OriginalRequest(
         method, normal_scheme, normal_host, path, uri.split("#", 1)[0], authority=authority
     )
+
+
+#: Host header → (host for matching, authority for `rd`), per scheme. Proxies send a handful
+#: of distinct hosts, so each is parsed once; a flood of new ones clears the table, never grows it.
+_hosts: dict[tuple[str, str], tuple[str, str]] = {}
+HOST_CACHE_SIZE = 4096
+
+
+def _host_parts(host: str, scheme: str) -> tuple[str, str]:
+    key = (host, scheme)
+    parts = _hosts.get(key)
+    if parts is None:
+        parts = (normalize_host(host), normalize_authority(host, scheme=scheme))
+        if len(_hosts) >= HOST_CACHE_SIZE:
+            _hosts.clear()
+        _hosts[key] = parts
+    return parts
 
 
 def split_url(url: str | None) -> tuple[str | None, str | None, str | None]:
