@@ -102,6 +102,7 @@ bench-core: $(STAMP)
 bench: bench-core
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.forward_auth
+	$(BIN)/python -m bench.grpc_check
 	$(BIN)/python -m bench.workflow
 
 # Redis memory per request story, before and after retention trimming (bench/soak.py).

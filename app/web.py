@@ -30,10 +30,3 @@ class CountersignApp:
                 await self.forward_auth(scope, receive, send)
                 return
         await self.api(scope, receive, send)
-
-
-def create_app() -> CountersignApp:
-    """uvicorn's factory: build the whole service from the environment (see app.bootstrap)."""
-    from app.bootstrap import build_from_environment  # noqa: PLC0415  (wiring happens late)
-
-    return build_from_environment()

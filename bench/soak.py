@@ -25,10 +25,11 @@ from typing import Any
 from redis.asyncio import Redis
 
 from app.adapters.store.durability import DurableWrites
-from app.adapters.store.keys import AUDIT_KEY, OUTBOX_KEY, RedisIndexes
+from app.adapters.store.keys import AUDIT_KEY, OUTBOX_KEY
+from app.adapters.store.listing import RedisListings
 from app.adapters.store.redis_workflow import RedisWorkflowStore
 from app.adapters.store.retention import Retention
-from app.config import Durability
+from app.config.settings import Durability
 from app.core.context import AccessContext, Device, Identity
 from app.core.policy.compile import compile_policy_set
 from app.services.approvals import ApprovalService
@@ -106,7 +107,7 @@ async def soak(url: str, stories: int) -> list[tuple[str, Point]]:
             client, retention=retention, durability=DurableWrites(client, Durability("none"))
         )
         service = ApprovalService(
-            policies=lambda: policies, store=store, indexes=RedisIndexes(), clock=clock
+            policies=lambda: policies, store=store, listings=RedisListings(client), clock=clock
         )
         started = time.perf_counter()
         for n in range(stories):

@@ -23,9 +23,10 @@ from redis.asyncio import Redis
 
 from app.adapters.observability.logs import configure_logging
 from app.adapters.store.durability import DurableWrites
-from app.adapters.store.keys import RedisIndexes, grant_key
+from app.adapters.store.keys import grant_key
+from app.adapters.store.listing import RedisListings
 from app.adapters.store.redis_workflow import RedisWorkflowStore
-from app.config import Durability
+from app.config.settings import Durability
 from app.core.approvals import Person
 from app.core.context import AccessContext, Device, Identity
 from app.core.policy.compile import compile_policy_set
@@ -65,7 +66,7 @@ async def round_trips(
             durability=DurableWrites(client, durability, redis_timeout=2.0),
             redis_timeout=2.0,
         ),
-        indexes=RedisIndexes(),
+        listings=RedisListings(client),
         clock=lambda: datetime.now(UTC),
     )
     counter = iter(range(count))

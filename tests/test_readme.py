@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.config import SETTINGS_DOC
+from app.config.spec import SETTINGS_DOC
 
 ROOT = Path(__file__).resolve().parents[1]
 README_PATH = ROOT / "README.md"

@@ -28,7 +28,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from app.adapters.store import audit, local_server
 from app.adapters.store.connection import RedisConfigError, connect_for
 from app.adapters.store.keys import AUDIT_CHECKPOINT_KEY, AUDIT_HEAD_KEY, AUDIT_KEY
-from app.config import Settings, SettingsError, load_settings
+from app.config import SettingsError, load_settings
+from app.config.settings import RedisSettings
 from app.core.approvals import EventType
 
 #: A CLI reads the whole log: give Redis longer than the service's per-call timeout.
@@ -320,14 +321,14 @@ def _with_redis(
     except SettingsError as exc:
         print(f"countersign: {exc}", file=sys.stderr)
         return 2
-    configured = settings.redis_url.get_secret_value() if settings.redis_url else None
+    configured = settings.redis.url.get_secret_value() if settings.redis.url else None
     try:
-        url = local_server.redis_url(configured, Path(settings.data_dir))
+        url = local_server.redis_url(configured, Path(settings.server.data_dir))
     except local_server.NoLocalServerError as exc:
         print(f"countersign: {exc} (or pass --redis-url)", file=sys.stderr)
         return 2
     try:
-        return asyncio.run(_run(url, settings, work))
+        return asyncio.run(_run(url, settings.redis, work))
     except RedisUnavailableError as exc:
         print(f"countersign: {exc}", file=sys.stderr)
         return 2
@@ -336,11 +337,11 @@ def _with_redis(
         return 1
 
 
-async def _run(url: str, settings: Settings, work: Callable[[Any], Awaitable[int]]) -> int:
+async def _run(url: str, settings: RedisSettings, work: Callable[[Any], Awaitable[int]]) -> int:
     where = _display(url)
     try:
         client = connect_for(
-            settings, url=url, timeout=max(settings.redis_timeout.total_seconds(), MIN_TIMEOUT)
+            settings, url=url, timeout=max(settings.timeout.total_seconds(), MIN_TIMEOUT)
         )
     except (RedisConfigError, ValueError) as exc:
         raise RedisUnavailableError(f"cannot use Redis at {where}: {exc}") from None

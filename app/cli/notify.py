@@ -21,9 +21,10 @@ from app.adapters.notify.senders import build_sender
 from app.adapters.store import local_server
 from app.adapters.store.connection import connect_for
 from app.cli.requests import clean
-from app.config import Settings, SettingsError, load_settings
+from app.config import SettingsError, load_settings
+from app.config.channels import ChannelSettings
+from app.config.settings import NotifySettings, RedisSettings
 from app.core.notify import Delivery, Notice, Topic
-from app.notify_config import ChannelSettings
 
 
 def register(sub: Any) -> None:
@@ -54,7 +55,7 @@ def register(sub: Any) -> None:
     replay.set_defaults(handler=run_replay)
 
 
-def test_notice(settings: Settings) -> Notice:
+def test_notice(public_url: str) -> Notice:
     """What a test message says: that it is a test, with sample facts."""
     return Notice(
         topic=Topic.TEST,
@@ -65,7 +66,7 @@ def test_notice(settings: Settings) -> Notice:
         requester_email="alice@example.com",
         justification="Checking that notifications arrive.",
         request_id="req_test",
-        link=settings.public_url,
+        link=public_url,
     )
 
 
@@ -76,19 +77,21 @@ def run(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None) -
     except SettingsError as exc:
         print(f"countersign: {exc}", file=sys.stderr)
         return 2
-    channel = next((c for c in settings.notifications if c.name == args.channel), None)
+    channel = next((c for c in settings.notify.channels if c.name == args.channel), None)
     if channel is None:
-        names = ", ".join(c.name for c in settings.notifications) or "none configured"
+        names = ", ".join(c.name for c in settings.notify.channels) or "none configured"
         print(f"countersign: no channel named {args.channel!r} ({names})", file=sys.stderr)
         return 2
-    recipients = tuple(args.to) or channel.to
+    recipients = tuple(args.to) or channel.route().to
     if channel.kind == "smtp" and not recipients:
         print(
             f"countersign: channel {channel.name!r} has no `to`; give --to ADDRESS", file=sys.stderr
         )
         return 2
     try:
-        asyncio.run(_send(settings, channel, recipients))
+        asyncio.run(
+            _send(settings.notify, channel, recipients, public_url=settings.server.public_url)
+        )
     except DeliveryError as exc:
         print(f"countersign: channel {channel.name!r}: not delivered: {exc}", file=sys.stderr)
         return 1
@@ -96,13 +99,19 @@ def run(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None) -
     return 0
 
 
-async def _send(settings: Settings, channel: ChannelSettings, recipients: tuple[str, ...]) -> None:
-    timeout = settings.notify_timeout.total_seconds()
+async def _send(
+    settings: NotifySettings,
+    channel: ChannelSettings,
+    recipients: tuple[str, ...],
+    *,
+    public_url: str,
+) -> None:
+    timeout = settings.timeout.total_seconds()
     async with http_client(timeout) as client:
         sender = build_sender(channel, client=client, timeout=timeout)
         delivery = Delivery(channel.name, channel.kind, recipients)
         delivery_id = f"test-{uuid.uuid4().hex[:12]}"
-        await sender.send(test_notice(settings), delivery, delivery_id=delivery_id)
+        await sender.send(test_notice(public_url), delivery, delivery_id=delivery_id)
 
 
 def run_replay(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None) -> int:
@@ -113,19 +122,17 @@ def run_replay(args: argparse.Namespace, *, environ: Mapping[str, str] | None = 
     except SettingsError as exc:
         print(f"countersign: {exc}", file=sys.stderr)
         return 2
-    configured = settings.redis_url.get_secret_value() if settings.redis_url else None
+    configured = settings.redis.url.get_secret_value() if settings.redis.url else None
     try:
-        url = local_server.redis_url(configured, Path(settings.data_dir))
+        url = local_server.redis_url(configured, Path(settings.server.data_dir))
     except local_server.NoLocalServerError as exc:
         print(f"countersign: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(_replay(settings, url, args))
+    return asyncio.run(_replay(settings.redis, url, args))
 
 
-async def _replay(settings: Settings, url: str, args: argparse.Namespace) -> int:
-    client = connect_for(
-        settings, url=url, timeout=max(settings.redis_timeout.total_seconds(), 2.0)
-    )
+async def _replay(settings: RedisSettings, url: str, args: argparse.Namespace) -> int:
+    client = connect_for(settings, url=url, timeout=max(settings.timeout.total_seconds(), 2.0))
     try:
         letters = await dead_letters.read(client, channel=args.channel)
         if args.ids:

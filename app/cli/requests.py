@@ -16,7 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from app.adapters.api.v1.client import ApiCallError, ApiClient
-from app.config import SettingsError, load_client_settings
+from app.config import SettingsError
+from app.config.loader import load_client_settings
 
 Action = Callable[[ApiClient, argparse.Namespace], int]
 _PREFIX = "/api/v1/access-requests"

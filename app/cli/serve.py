@@ -48,6 +48,11 @@ def register(sub: Any) -> None:
     parser.add_argument("--port", type=int, help="port (COUNTERSIGN_PORT, default 8080)")
     parser.add_argument("--workers", type=int, help="uvicorn worker processes (default 1)")
     parser.add_argument(
+        "--grpc-port",
+        type=int,
+        help="port of the Envoy gRPC ext_authz listener (COUNTERSIGN_GRPC_PORT, default: none)",
+    )
+    parser.add_argument(
         "--dev",
         action="store_true",
         help="dev mode: built-in issuer and login (never in production)",
@@ -64,12 +69,19 @@ def run(args: argparse.Namespace) -> int:
     from app.adapters.store import local_server  # noqa: PLC0415
     from app.adapters.store.embedded import EmbeddedRedisError, start_embedded  # noqa: PLC0415
     from app.bootstrap import prepare_process  # noqa: PLC0415
+    from app.cli.serve_app import grpc_port_problem  # noqa: PLC0415
     from app.config import SettingsError, load_settings  # noqa: PLC0415
 
     env = dict(os.environ)
     if args.dev:
         env["COUNTERSIGN_DEV"] = "1"
-    for flag, name in ((args.host, "HOST"), (args.port, "PORT"), (args.workers, "WORKERS")):
+    flags = (
+        (args.host, "HOST"),
+        (args.port, "PORT"),
+        (args.workers, "WORKERS"),
+        (args.grpc_port, "GRPC_PORT"),
+    )
+    for flag, name in flags:
         if flag is not None:
             env[f"COUNTERSIGN_{name}"] = str(flag)
     try:
@@ -79,26 +91,30 @@ def run(args: argparse.Namespace) -> int:
         return 2
     with contextlib.ExitStack() as held:
         try:
-            if settings.dev or not settings.redis_url:  # only then is DATA_DIR written to
-                held.enter_context(hold_data_dir(Path(settings.data_dir)))
-            sock = held.enter_context(listen(settings.host, settings.port))
+            if settings.dev.enabled or not settings.redis.url:  # only then is DATA_DIR written to
+                held.enter_context(hold_data_dir(Path(settings.server.data_dir)))
+            sock = held.enter_context(listen(settings.server.host, settings.server.port))
         except StartError as exc:
             print(f"countersign: {exc}", file=sys.stderr)
+            return 1
+        grpc_problem = grpc_port_problem(settings.server.host, settings.server.grpc_port)
+        if grpc_problem is not None:
+            print(f"countersign: {grpc_problem}", file=sys.stderr)
             return 1
         problem = prepare_process(settings)
         if problem is not None:
             print(f"countersign: {problem}", file=sys.stderr)
             return 1
-        if not settings.redis_url:
+        if not settings.redis.url:
             try:
-                embedded = start_embedded(Path(settings.data_dir))
+                embedded = start_embedded(Path(settings.server.data_dir))
             except EmbeddedRedisError as exc:
                 print(f"countersign: {exc}", file=sys.stderr)
                 return 2
             held.callback(embedded.stop)
             # For the CLI commands that read Redis beside this instance (audit verify|export).
-            held.callback(local_server.forget, Path(settings.data_dir))
-            local_server.record(Path(settings.data_dir), embedded.url)
+            held.callback(local_server.forget, Path(settings.server.data_dir))
+            local_server.record(Path(settings.server.data_dir), embedded.url)
             env["COUNTERSIGN_REDIS_URL"] = embedded.url
             print(
                 f"countersign: started a private Redis at {embedded.url} "
@@ -107,19 +123,19 @@ def run(args: argparse.Namespace) -> int:
             )
         os.environ.update(env)
         config = uvicorn.Config(
-            "app.web:create_app",
+            "app.cli.serve_app:create_app",
             factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.workers,
-            timeout_keep_alive=keep_alive_seconds(settings.keepalive_timeout),
+            host=settings.server.host,
+            port=settings.server.port,
+            workers=settings.server.workers,
+            timeout_keep_alive=keep_alive_seconds(settings.server.keepalive_timeout),
             **SERVER_OPTIONS,
         )
         # uvicorn shuts down on SIGTERM and then raises it again, which would end the process
         # before `held` unwinds (the embedded Redis stopped, its URL file removed).
         signal.signal(signal.SIGTERM, _interrupt)
         with contextlib.suppress(KeyboardInterrupt):
-            if settings.workers > 1:
+            if settings.server.workers > 1:
                 from uvicorn.supervisors import Multiprocess  # noqa: PLC0415
 
                 Multiprocess(config, sockets=[sock]).run()

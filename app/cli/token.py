@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from app.config import SERVICE_TOKEN_NAME, SettingsError, load_settings
+from app.config import SettingsError, load_settings
+from app.config.service_tokens import SERVICE_TOKEN_NAME
 from app.core.durations import DurationError, parse_duration
 from app.services.principal import SCOPES
 
@@ -98,9 +99,9 @@ def run(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None) -
     if "@" not in args.email:
         print("countersign: --email: expected an email address", file=sys.stderr)
         return 2
-    data_dir = args.data_dir if args.data_dir is not None else settings.data_dir
+    data_dir = args.data_dir if args.data_dir is not None else settings.server.data_dir
     try:
-        issuer = DevIssuer.load(data_dir, public_url=settings.public_url, recorded=True)
+        issuer = DevIssuer.load(data_dir, public_url=settings.server.public_url, recorded=True)
     except DevKeyMissingError:
         print(
             f"countersign: no dev issuer key at {key_file(data_dir)}; "
@@ -118,7 +119,7 @@ def run(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None) -
         amr=args.amr,
         device_managed=True if args.device_managed else None,
         device_tags=args.device_tag,
-        claims=settings.claims,
+        claims=settings.identity.claims,
         now=time.time(),
         ttl=ttl,
     )

@@ -15,7 +15,7 @@ from app.core.context import AccessContext
 from app.core.decision import Decision, GrantState, internal_error
 from app.core.policy.evaluate import decide, select
 from app.core.policy.policy_set import PolicySet
-from app.services.ports import Clock, DecisionObserver, GrantReader
+from app.services.ports import Clock, DecisionObserver, GrantMemory, GrantReader
 
 
 class DecisionService:
@@ -29,12 +29,15 @@ class DecisionService:
         clock: Clock,
         observer: DecisionObserver,
         store_timeout: float,
+        memory: GrantMemory | None = None,
     ) -> None:
         self._policies = policies
         self._grants = grants
         self._clock = clock
         self._observer = observer
         self._store_timeout = store_timeout
+        #: Answers known exact without I/O: no store timeout is armed for them.
+        self._memory = memory
 
     async def decide(self, context: AccessContext) -> Decision:
         """The decision for `context`; never raises."""
@@ -57,6 +60,10 @@ class DecisionService:
         return decide(selection, context, grants=grants, now=now)
 
     async def _grant_state(self, person: Person, scope: Scope) -> GrantState | None:
+        if self._memory is not None:
+            known = self._memory.cached(person, scope)
+            if known is not None:
+                return known
         try:
             async with asyncio.timeout(self._store_timeout):
                 return await self._grants.grant_state(person, scope)

@@ -11,7 +11,7 @@ import pytest
 from app.adapters.dev.issuer import DevIssuer
 from app.adapters.identity.verifier import JwtVerifier
 from app.cli import token as token_command
-from app.config import ClaimNames
+from app.config.issuers import ClaimNames
 
 PUBLIC_URL = "http://127.0.0.1:8080"
 

@@ -54,30 +54,30 @@ def channels(tmp_path: Path) -> Settings:
 
 def test_no_section_means_no_channels() -> None:
     """Notifications are off until a channel is configured."""
-    assert load_settings({}).notifications == ()
+    assert load_settings({}).notify.channels == ()
 
 
 def test_defaults_of_the_notify_settings() -> None:
     """Eight tries, 5 s doubling to 15 min, 10 s per delivery, warnings 15 min ahead."""
-    settings = load_settings({})
-    assert settings.notify_max_attempts == 8
-    assert (settings.notify_retry_base, settings.notify_retry_max) == (
+    settings = load_settings({}).notify
+    assert settings.max_attempts == 8
+    assert (settings.retry_base, settings.retry_max) == (
         timedelta(seconds=5),
         timedelta(minutes=15),
     )
-    assert settings.notify_timeout == timedelta(seconds=10)
-    assert settings.notify_expiry_warning == timedelta(minutes=15)
+    assert settings.timeout == timedelta(seconds=10)
+    assert settings.expiry_warning == timedelta(minutes=15)
 
 
 def test_expiry_warnings_can_be_turned_off() -> None:
     """NOTIFY_EXPIRY_WARNING=0."""
     settings = load_settings({"COUNTERSIGN_NOTIFY_EXPIRY_WARNING": "0"})
-    assert settings.notify_expiry_warning == timedelta(0)
+    assert settings.notify.expiry_warning == timedelta(0)
 
 
 def test_channels_are_read_in_order(tmp_path: Path) -> None:
     """Each entry becomes a channel of its kind."""
-    ops, sre, mail = channels(tmp_path).notifications
+    ops, sre, mail = channels(tmp_path).notify.channels
     assert [(c.name, c.kind) for c in (ops, sre, mail)] == [
         ("ops", ChannelKind.WEBHOOK),
         ("sre", ChannelKind.SLACK),
@@ -87,7 +87,7 @@ def test_channels_are_read_in_order(tmp_path: Path) -> None:
 
 def test_secrets_come_from_the_environment_or_a_file(tmp_path: Path) -> None:
     """secret_env reads a variable; url_file reads a file without its trailing newline."""
-    ops, sre, mail = channels(tmp_path).notifications
+    ops, sre, mail = channels(tmp_path).notify.channels
     assert ops.secret is not None
     assert ops.secret.get_secret_value() == "whsec-ops"
     assert sre.url is not None
@@ -98,7 +98,7 @@ def test_secrets_come_from_the_environment_or_a_file(tmp_path: Path) -> None:
 
 def test_applications_and_events_default_to_all(tmp_path: Path) -> None:
     """Unlisted applications mean every one; unlisted events mean every event."""
-    ops, sre, _ = channels(tmp_path).notifications
+    ops, sre, _ = channels(tmp_path).notify.channels
     assert ops.applications == frozenset({"grafana", "db-console"})
     assert ops.topics == ROUTABLE
     assert sre.applications is None
@@ -107,7 +107,7 @@ def test_applications_and_events_default_to_all(tmp_path: Path) -> None:
 
 def test_smtp_defaults(tmp_path: Path) -> None:
     """STARTTLS on port 587; a single `to` address is a list of one."""
-    *_, mail = channels(tmp_path).notifications
+    *_, mail = channels(tmp_path).notify.channels
     assert (mail.security, mail.port, mail.to) == ("starttls", 587, ("leads@example.com",))
     assert mail.route().notify_requester
 

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from app.config import SETTINGS_DOC, Settings, SettingsError, load_client_settings, load_settings
+from app.config import Settings, SettingsError, load_settings
+from app.config.loader import load_client_settings
+from app.config.spec import SETTINGS_DOC, SPECS
 
 IDP = {
     "COUNTERSIGN_ISSUER": "https://idp.example.com",
@@ -28,13 +30,18 @@ def error_for(env: dict[str, str]) -> str:
 def test_defaults_need_no_environment() -> None:
     """With nothing set, the documented defaults apply."""
     settings = load_settings({})
-    assert (settings.host, settings.port, settings.workers) == ("127.0.0.1", 8080, 1)
-    assert settings.login_url == "http://127.0.0.1:8080/login"
-    assert settings.trusted_proxies == (ip_network("127.0.0.1/32"), ip_network("::1/128"))
-    assert settings.redis_timeout == timedelta(milliseconds=250)
-    assert settings.jwt_algorithms == ("RS256", "ES256", "EdDSA")
-    assert settings.dev_users == Path("policy_rules/dev-users.yaml")
-    assert (settings.dev, settings.redis_url, settings.issuers) == (False, None, ())
+    server = settings.server
+    assert (server.host, server.port, server.workers) == ("127.0.0.1", 8080, 1)
+    assert server.login_url == "http://127.0.0.1:8080/login"
+    assert settings.signals.trusted_proxies == (ip_network("127.0.0.1/32"), ip_network("::1/128"))
+    assert settings.redis.timeout == timedelta(milliseconds=250)
+    assert settings.identity.algorithms == ("RS256", "ES256", "EdDSA")
+    assert settings.dev.users == Path("policy_rules/dev-users.yaml")
+    assert (settings.dev.enabled, settings.redis.url, settings.identity.issuers) == (
+        False,
+        None,
+        (),
+    )
 
 
 @pytest.mark.parametrize(
@@ -53,9 +60,9 @@ def test_defaults_need_no_environment() -> None:
 def test_public_url_follows_host_and_port_unless_set(env: dict[str, str], public_url: str) -> None:
     """Setting PORT alone moves PUBLIC_URL, the sign-in URL and the CLI's API_URL with it."""
     settings = load_settings(env)
-    assert settings.public_url == public_url
-    assert settings.login_url == public_url + "/login"
-    assert settings.api_url == f"http://127.0.0.1:{settings.port}"
+    assert settings.server.public_url == public_url
+    assert settings.server.login_url == public_url + "/login"
+    assert settings.client.api_url == f"http://127.0.0.1:{settings.server.port}"
 
 
 def test_the_cli_finds_the_api_on_port() -> None:
@@ -69,23 +76,25 @@ def test_settings_are_frozen() -> None:
     """Settings cannot be changed after start-up."""
     settings = load_settings({})
     with pytest.raises(ValueError, match="frozen"):
-        settings.port = 1
+        settings.server.port = 1
+    with pytest.raises(ValueError, match="frozen"):
+        settings.server = settings.server
 
 
 def test_other_environment_variables_are_ignored() -> None:
     """Only COUNTERSIGN_* variables are read."""
-    assert load_settings({"PORT": "x", "HOME": "/root"}).port == 8080
+    assert load_settings({"PORT": "x", "HOME": "/root"}).server.port == 8080
 
 
 def test_empty_variable_counts_as_unset() -> None:
     """`COUNTERSIGN_PORT=` (as compose files write it) keeps the default."""
-    assert load_settings({"COUNTERSIGN_PORT": ""}).port == 8080
+    assert load_settings({"COUNTERSIGN_PORT": ""}).server.port == 8080
 
 
 def test_issuer_shorthand_makes_one_issuer() -> None:
     """ISSUER, AUDIENCE and JWKS_URL make one issuer with the global algorithms and claims."""
     env = {**IDP, "COUNTERSIGN_CLAIM_GROUPS": "roles", "COUNTERSIGN_JWT_ALGORITHMS": "ES256"}
-    (issuer,) = load_settings(env).issuers
+    (issuer,) = load_settings(env).identity.issuers
     assert issuer.issuer == "https://idp.example.com"
     assert issuer.audiences == ("countersign",)
     assert issuer.algorithms == ("ES256",)
@@ -95,25 +104,25 @@ def test_issuer_shorthand_makes_one_issuer() -> None:
 def test_login_url_follows_public_url() -> None:
     """LOGIN_URL defaults to PUBLIC_URL/login, trailing slash removed."""
     settings = load_settings({"COUNTERSIGN_PUBLIC_URL": "https://auth.example.com/"})
-    assert settings.login_url == "https://auth.example.com/login"
-    assert settings.public_is_https
+    assert settings.server.login_url == "https://auth.example.com/login"
+    assert settings.server.public_is_https
 
 
 def test_dev_users_follows_policy_dir() -> None:
     """DEV_USERS defaults to POLICY_DIR/dev-users.yaml."""
     settings = load_settings({"COUNTERSIGN_POLICY_DIR": "/etc/countersign/policy"})
-    assert settings.dev_users == Path("/etc/countersign/policy/dev-users.yaml")
+    assert settings.dev.users == Path("/etc/countersign/policy/dev-users.yaml")
 
 
 def test_header_names_are_lower_cased() -> None:
     """Header settings are stored lower-case, ready for ASGI lookups."""
     settings = load_settings({"COUNTERSIGN_COUNTRY_HEADER": "CF-IPCountry"})
-    assert settings.country_header == "cf-ipcountry"
+    assert settings.signals.country_header == "cf-ipcountry"
 
 
 def test_trusted_proxies_none_trusts_nobody() -> None:
     """`TRUSTED_PROXIES=none` disables forwarded headers altogether."""
-    assert load_settings({"COUNTERSIGN_TRUSTED_PROXIES": "none"}).trusted_proxies == ()
+    assert load_settings({"COUNTERSIGN_TRUSTED_PROXIES": "none"}).signals.trusted_proxies == ()
 
 
 def test_password_file_is_read(tmp_path: Path) -> None:
@@ -121,8 +130,8 @@ def test_password_file_is_read(tmp_path: Path) -> None:
     secret = tmp_path / "redis-password"
     secret.write_text("s3cret\n")
     settings = load_settings({"COUNTERSIGN_REDIS_PASSWORD_FILE": str(secret)})
-    assert settings.redis_password is not None
-    assert settings.redis_password.get_secret_value() == "s3cret"
+    assert settings.redis.password is not None
+    assert settings.redis.password.get_secret_value() == "s3cret"
 
 
 def test_secrets_never_show_in_repr() -> None:
@@ -138,13 +147,23 @@ def test_secrets_never_show_in_repr() -> None:
 
 
 def test_settings_doc_lists_every_setting() -> None:
-    """SETTINGS_DOC has a row for every variable the loader reads, each with a description."""
+    """SETTINGS_DOC has a row for every variable the loader reads, each with a description,
+    and every field of every settings group is filled by a row or by a composite."""
     names = {row[0] for row in SETTINGS_DOC}
     assert "COUNTERSIGN_CONFIG" in names
-    # Groups built from several rows (claims from CLAIM_*, oidc from OIDC_*) or file-only.
-    file_only = {"issuers", "claims", "config_file", "service_tokens", "notifications", "oidc"}
-    for field in set(Settings.model_fields) - file_only:
-        assert f"COUNTERSIGN_{field.upper()}" in names
+    filled = {spec.at for spec in SPECS if spec.at is not None}
+    # Built from several rows (claims from CLAIM_*, issuers from the shorthand and the file,
+    # signin from OIDC_*) or from the file only.
+    composite = {"identity.issuers", "identity.claims", "access.service_tokens", "notify.channels"}
+    for group, field in Settings.model_fields.items():
+        if group in ("signin", "config_file"):
+            continue
+        model = field.annotation
+        assert isinstance(model, type)
+        for name in model.model_fields:
+            assert f"{group}.{name}" in filled | composite, f"{group}.{name}"
+    for spec in SPECS:
+        assert f"COUNTERSIGN_{spec.key.upper()}" in names
     assert all(description for _, _, description in SETTINGS_DOC)
 
 
@@ -261,7 +280,7 @@ def test_plain_http_jwks_url_is_refused_off_loopback() -> None:
 def test_plain_http_jwks_url_on_loopback_is_allowed() -> None:
     """A local test IdP on 127.0.0.1 may use http."""
     env = {**IDP, "COUNTERSIGN_JWKS_URL": "http://127.0.0.1:9400/jwks"}
-    assert load_settings(env).issuers[0].jwks_url == "http://127.0.0.1:9400/jwks"
+    assert load_settings(env).identity.issuers[0].jwks_url == "http://127.0.0.1:9400/jwks"
 
 
 def test_value_and_file_variant_together_are_refused(tmp_path: Path) -> None:

@@ -29,15 +29,15 @@ def test_file_values_are_read(tmp_path: Path) -> None:
         tmp_path,
         "port: 9000\npolicy_reload: false\ntrusted_proxies: [10.0.0.0/8]\njwt_leeway: 0s\n",
     )
-    assert (settings.port, settings.policy_reload) == (9000, False)
-    assert [str(n) for n in settings.trusted_proxies] == ["10.0.0.0/8"]
-    assert settings.jwt_leeway == timedelta(0)
+    assert (settings.server.port, settings.policy.reload) == (9000, False)
+    assert [str(n) for n in settings.signals.trusted_proxies] == ["10.0.0.0/8"]
+    assert settings.identity.leeway == timedelta(0)
     assert settings.config_file == tmp_path / "countersign.yaml"
 
 
 def test_environment_wins_over_the_file(tmp_path: Path) -> None:
     """COUNTERSIGN_PORT overrides `port:` in the file."""
-    assert from_file(tmp_path, "port: 9000\n", COUNTERSIGN_PORT="9100").port == 9100
+    assert from_file(tmp_path, "port: 9000\n", COUNTERSIGN_PORT="9100").server.port == 9100
 
 
 def test_several_issuers_come_from_the_file(tmp_path: Path) -> None:
@@ -57,7 +57,7 @@ issuers:
     claims: {groups: roles}
 """,
     )
-    first, second = settings.issuers
+    first, second = settings.identity.issuers
     assert first.audiences == ("countersign", "api")
     assert first.claims.email == "mail"
     assert second.algorithms == ("ES256",)
@@ -73,7 +73,10 @@ def test_environment_issuer_adds_to_the_file_issuers(tmp_path: Path) -> None:
         COUNTERSIGN_AUDIENCE="x",
         COUNTERSIGN_JWKS_URL="https://b.example/k",
     )
-    assert [i.issuer for i in settings.issuers] == ["https://b.example", "https://a.example"]
+    assert [i.issuer for i in settings.identity.issuers] == [
+        "https://b.example",
+        "https://a.example",
+    ]
 
 
 def test_issuer_configured_twice_is_refused(tmp_path: Path) -> None:
@@ -115,8 +118,8 @@ def test_secret_file_key_in_the_file_is_read(tmp_path: Path) -> None:
     secret = tmp_path / "pw"
     secret.write_text("from-file\n")
     settings = from_file(tmp_path, f"redis_password_file: {secret}\n")
-    assert settings.redis_password is not None
-    assert settings.redis_password.get_secret_value() == "from-file"
+    assert settings.redis.password is not None
+    assert settings.redis.password.get_secret_value() == "from-file"
 
 
 def test_bad_file_value_names_the_key_and_file(tmp_path: Path) -> None:

@@ -8,8 +8,9 @@ from tests.support.gate import Gate
 
 pytestmark = pytest.mark.e2e
 
-#: nginx and Traefik turn a failed auth call into 500, Envoy into 403, Caddy into 502.
-DOWN_STATUS = {"nginx": 500, "traefik": 500, "envoy": 403, "caddy": 502}
+#: nginx and Traefik turn a failed auth call into 500, Envoy (HTTP or gRPC) into 403, Caddy
+#: into 502.
+DOWN_STATUS = {"nginx": 500, "traefik": 500, "envoy": 403, "caddy": 502, "envoy-grpc": 403}
 
 
 def test_countersign_down_fails_closed(down_gate: Gate) -> None:

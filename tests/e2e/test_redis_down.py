@@ -9,8 +9,9 @@ from tests.support.personas import Tokens
 
 pytestmark = pytest.mark.e2e
 
-#: Countersign answers 503; nginx turns it into 500 and Envoy treats any 5xx as a 403.
-CANNOT_DECIDE = {"nginx": 500, "traefik": 503, "envoy": 403, "caddy": 503}
+#: Countersign answers 503; nginx turns it into 500 and Envoy treats any 5xx as a 403 (over
+#: gRPC the 503 is a denied answer, which Envoy passes on).
+CANNOT_DECIDE = {"nginx": 500, "traefik": 503, "envoy": 403, "caddy": 503, "envoy-grpc": 503}
 
 
 def test_approval_app_fails_closed_without_redis(

@@ -14,7 +14,7 @@ from tests.support.proxies import PUBLIC_HOST
 pytestmark = pytest.mark.e2e
 
 #: nginx turns every 401 + Location into a 302 (error_page); the others pass 303 through.
-POST_REDIRECT = {"nginx": 302, "traefik": 303, "envoy": 303, "caddy": 303}
+POST_REDIRECT = {"nginx": 302, "traefik": 303, "envoy": 303, "caddy": 303, "envoy-grpc": 303}
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_HOPS = 4
 

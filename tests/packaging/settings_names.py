@@ -1,11 +1,11 @@
-"""Which `COUNTERSIGN_*` names a deployment file may set: the settings of app/config.py (the
+"""Which `COUNTERSIGN_*` names a deployment file may set: the settings of app/config (the
 README's table), each also as `NAME_FILE` (read from a file: how secrets are passed)."""
 
 from __future__ import annotations
 
 import re
 
-from app.config import SETTINGS_DOC
+from app.config.spec import SETTINGS_DOC
 
 SETTINGS = frozenset(name for name, _default, _meaning in SETTINGS_DOC)
 _NAME = re.compile(r"\bCOUNTERSIGN_[A-Z0-9_]+\b")

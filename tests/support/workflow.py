@@ -26,7 +26,8 @@ from typing import Any
 from redis.asyncio import Redis
 
 from app.adapters.store import audit
-from app.adapters.store.keys import AUDIT_KEY, RedisIndexes
+from app.adapters.store.keys import AUDIT_KEY
+from app.adapters.store.listing import RedisListings
 from app.adapters.store.redis_grants import RedisGrantReader
 from app.adapters.store.redis_workflow import RedisWorkflowStore
 from app.core.approvals import Person, Scope
@@ -168,7 +169,7 @@ def service_over(client: Any, clock: Clock, policies: PolicySet) -> World:
     """A service instance (a "replica") over its own client."""
     store = RedisWorkflowStore(client, retention=RETENTION)
     service = ApprovalService(
-        policies=lambda: policies, store=store, indexes=RedisIndexes(), clock=clock
+        policies=lambda: policies, store=store, listings=RedisListings(client), clock=clock
     )
     return World(client, store, service, RedisGrantReader(client), clock, policies)
 

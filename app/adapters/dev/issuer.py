@@ -26,7 +26,7 @@ from app.adapters.identity.key_sources import StaticKeys
 from app.adapters.identity.keys import key_from_jwk, public_jwk, thumbprint
 from app.adapters.identity.verifier import TrustedIssuer
 from app.adapters.sessions.keys import create_key_file
-from app.config import ClaimNames
+from app.config.issuers import ClaimNames
 
 KEY_PATH = Path("dev") / "issuer-key.pem"
 #: The `iss` of the service that last started on this DATA_DIR: `token mint` signs with it, so

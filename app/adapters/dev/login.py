@@ -24,7 +24,8 @@ from app.adapters.dev.issuer import DevIssuer
 from app.adapters.dev.users import DevUser, DevUsers, load_dev_users
 from app.adapters.sessions.contract import SignIn
 from app.adapters.sessions.manager import SessionManager
-from app.config import Settings
+from app.config.issuers import ClaimNames
+from app.config.settings import DevSettings, ServerSettings
 
 CSRF_COOKIE = "countersign_dev_csrf"
 MAX_FORM_BYTES = 8 * 1024
@@ -41,7 +42,9 @@ _PAGE_HEADERS = {
 def dev_router(
     *,
     issuer: DevIssuer,
-    settings: Settings,
+    server: ServerSettings,
+    dev: DevSettings,
+    claims: ClaimNames,
     is_safe_redirect: Callable[[str], bool],
     sessions: SessionManager,
     clock: Callable[[], float] = time.time,
@@ -49,8 +52,8 @@ def dev_router(
     """GET /dev/jwks.json, GET /dev/login, POST /dev/login. Mount only in dev mode."""
     router = APIRouter(prefix="/dev", include_in_schema=False)
     csrf_key = issuer.csrf_key()
-    secure = settings.public_is_https
-    cookie_path = (urlsplit(settings.public_url).path or "") + "/dev"
+    secure = server.public_is_https
+    cookie_path = (urlsplit(server.public_url).path or "") + "/dev"
 
     def expected_csrf(nonce: str) -> str:
         return hmac.new(csrf_key, nonce.encode("ascii", "replace"), "sha256").hexdigest()
@@ -62,7 +65,7 @@ def dev_router(
     @router.get("/login")
     async def login_page(rd: Annotated[str, Query(max_length=4096)] = "") -> HTMLResponse:
         nonce = secrets.token_urlsafe(24)
-        users = load_dev_users(settings.dev_users)
+        users = load_dev_users(dev.users)
         body = render_page(users, rd=rd, csrf=expected_csrf(nonce), issuer=issuer.issuer)
         response = HTMLResponse(body, headers=_PAGE_HEADERS)
         response.set_cookie(
@@ -85,16 +88,16 @@ def dev_router(
         given = form.get("csrf", "")
         if not nonce or not hmac.compare_digest(given.encode(), expected_csrf(nonce).encode()):
             return _text(403, "The sign-in form expired or came from another site. Reload it.")
-        user = load_dev_users(settings.dev_users).find(form.get("email", ""))
+        user = load_dev_users(dev.users).find(form.get("email", ""))
         if user is None:
             return _text(400, "No such user in the dev users file.")
         rd = form.get("rd", "")
-        target = rd if rd and is_safe_redirect(rd) else settings.public_url + "/"
+        target = rd if rd and is_safe_redirect(rd) else server.public_url + "/"
         response = RedirectResponse(target, status_code=303, headers={"cache-control": "no-store"})
         sessions.establish(
             response,
             sign_in_of(user, issuer=issuer.issuer, now=clock()),
-            claims=_posture(user, settings=settings),
+            claims=_posture(user, names=claims),
         )
         response.delete_cookie(CSRF_COOKIE, path=cookie_path, secure=secure, httponly=True)
         return response
@@ -114,14 +117,14 @@ def sign_in_of(user: DevUser, *, issuer: str, now: float) -> SignIn:
     )
 
 
-def _posture(user: DevUser, *, settings: Settings) -> dict[str, Any]:
+def _posture(user: DevUser, *, names: ClaimNames) -> dict[str, Any]:
     """What else the dev token used to say: display name, device posture, country."""
     claims: dict[str, Any] = {}
     if user.name:
         claims["name"] = user.name
     if user.device_managed is not None or user.device_tags:
-        claims[settings.claims.device_managed] = bool(user.device_managed)
-        claims[settings.claims.device_tags] = list(user.device_tags)
+        claims[names.device_managed] = bool(user.device_managed)
+        claims[names.device_tags] = list(user.device_tags)
     if user.country:
         claims["country"] = user.country
     return claims

@@ -8,7 +8,7 @@ from typing import Protocol
 from app.adapters.identity.errors import IdentityError, TokenProblem
 from app.adapters.identity.extract import extract_token
 from app.adapters.identity.verifier import JwtVerifier
-from app.config import Settings
+from app.config.settings import IdentitySettings
 from app.core.context import Identity
 
 
@@ -46,7 +46,11 @@ class Authenticator:
 
     @classmethod
     def from_settings(
-        cls, verifier: JwtVerifier, settings: Settings, *, sessions: SessionGuard | None = None
+        cls,
+        verifier: JwtVerifier,
+        settings: IdentitySettings,
+        *,
+        sessions: SessionGuard | None = None,
     ) -> Authenticator:
         """Token sources as configured; `sessions` checks Countersign's own sessions."""
         return cls(

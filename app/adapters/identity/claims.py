@@ -12,7 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from app.adapters.identity.errors import IdentityError, TokenProblem
-from app.config import ClaimNames
+from app.config.issuers import ClaimNames
 from app.core.context import Identity
 
 

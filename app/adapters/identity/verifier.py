@@ -31,7 +31,9 @@ from app.adapters.identity.compact import CompactToken, parse_compact
 from app.adapters.identity.errors import IdentityError, TokenProblem
 from app.adapters.identity.key_sources import JwksKeys, KeySource, RefreshHook, StaticKeys
 from app.adapters.identity.keys import KeyMaterialError, VerificationKey, load_key_file
-from app.config import SUPPORTED_ALGORITHMS, ClaimNames, IssuerSettings, Settings, SettingsError
+from app.config import SettingsError
+from app.config.issuers import SUPPORTED_ALGORITHMS, ClaimNames, IssuerSettings
+from app.config.settings import IdentitySettings
 from app.core.context import Identity
 
 Clock = Callable[[], float]
@@ -134,7 +136,7 @@ class JwtVerifier:
     @classmethod
     def from_settings(
         cls,
-        settings: Settings,
+        settings: IdentitySettings,
         *,
         clock: Clock = time.time,
         client: httpx.AsyncClient | None = None,
@@ -173,7 +175,7 @@ class JwtVerifier:
         return cls(
             [*issuers, *extra_issuers],
             clock=clock,
-            leeway=settings.jwt_leeway.total_seconds(),
+            leeway=settings.leeway.total_seconds(),
             token_cache_size=settings.token_cache_size,
             token_cache_ttl=settings.token_cache_ttl.total_seconds(),
             max_token_bytes=settings.max_token_bytes,

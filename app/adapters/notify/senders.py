@@ -10,21 +10,20 @@ import httpx
 from app.adapters.notify.base import Sender
 from app.adapters.notify.hooks import SlackSender, WebhookSender
 from app.adapters.notify.smtp import SmtpSender
+from app.config.channels import ChannelSettings, SlackChannel, SmtpChannel, WebhookChannel
 from app.core.notify import ChannelKind
-from app.notify_config import ChannelSettings
 
 
 def build_sender(channel: ChannelSettings, *, client: httpx.AsyncClient, timeout: float) -> Sender:
     """The sender for one channel; webhook and Slack share `client`. The match is exhaustive
     (mypy checks it), so a new kind cannot silently become some other kind's sender."""
-    url = channel.url.get_secret_value() if channel.url else ""
-    match channel.kind:
-        case ChannelKind.WEBHOOK:
-            secret = channel.secret.get_secret_value().encode() if channel.secret else b""
-            return WebhookSender(url=url, secret=secret, client=client)
-        case ChannelKind.SLACK:
-            return SlackSender(url=url, client=client)
-        case ChannelKind.SMTP:
+    match channel:
+        case WebhookChannel(kind=ChannelKind.WEBHOOK):
+            secret = channel.secret.get_secret_value().encode()
+            return WebhookSender(url=channel.url.get_secret_value(), secret=secret, client=client)
+        case SlackChannel(kind=ChannelKind.SLACK):
+            return SlackSender(url=channel.url.get_secret_value(), client=client)
+        case SmtpChannel(kind=ChannelKind.SMTP):
             return SmtpSender(channel, timeout=timeout)
         case unreachable:
             assert_never(unreachable)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -16,7 +16,7 @@ from app.adapters.notify.senders import build_senders
 from app.adapters.notify.worker import NotificationWorker, NotifyObserver
 from app.adapters.store.connection import connect_for
 from app.adapters.store.redis_workflow import RedisWorkflowStore
-from app.config import Settings
+from app.config.settings import NotifySettings, RedisSettings, RetentionSettings
 from app.core.policy.policy_set import PolicySet
 from app.services.notifications import NotificationPlanner
 
@@ -56,52 +56,54 @@ class Notifier:
         await self._redis.aclose()
 
 
-def options_from(settings: Settings) -> WorkerOptions:
-    """Worker timings from the NOTIFY_* settings."""
-    timeout = settings.notify_timeout.total_seconds()
+def options_from(settings: NotifySettings, *, sweep_interval: timedelta) -> WorkerOptions:
+    """Worker timings from the NOTIFY_* settings; expiry warnings are looked for as often as
+    the sweeper runs."""
+    timeout = settings.timeout.total_seconds()
     return WorkerOptions(
-        max_attempts=settings.notify_max_attempts,
-        retry_base=settings.notify_retry_base.total_seconds(),
-        retry_max=settings.notify_retry_max.total_seconds(),
+        max_attempts=settings.max_attempts,
+        retry_base=settings.retry_base.total_seconds(),
+        retry_max=settings.retry_max.total_seconds(),
         lease=max(30.0, 3 * timeout),
         claim_idle=max(60.0, 3 * timeout),
-        expiry_warning=settings.notify_expiry_warning,
-        warning_every=settings.sweep_interval.total_seconds(),
+        expiry_warning=settings.expiry_warning,
+        warning_every=sweep_interval.total_seconds(),
     )
 
 
 def build_notifier(
-    settings: Settings,
+    settings: NotifySettings,
     *,
+    redis: RedisSettings,
+    retention: RetentionSettings,
+    public_url: str,
     policies: Callable[[], PolicySet],
     clock: Callable[[], datetime],
     observer: NotifyObserver | None = None,
 ) -> Notifier | None:
     """The notifier of one process, or None without channels."""
-    if not settings.notifications or settings.redis_url is None:
+    if not settings.channels or redis.url is None:
         return None
-    options = options_from(settings)
+    options = options_from(settings, sweep_interval=retention.sweep_interval)
     # A client of its own: XREADGROUP blocks longer than the request path's socket timeout.
-    redis = connect_for(
-        settings, timeout=max(settings.redis_timeout.total_seconds(), options.block + 5.0)
-    )
-    http = http_client(settings.notify_timeout.total_seconds())
-    store = RedisWorkflowStore(redis, retention=settings.request_retention)
+    client = connect_for(redis, timeout=max(redis.timeout.total_seconds(), options.block + 5.0))
+    http = http_client(settings.timeout.total_seconds())
+    store = RedisWorkflowStore(client, retention=retention.request_retention)
     planner = NotificationPlanner(
         policies=policies,
         records=store,
-        routes=[channel.route() for channel in settings.notifications],
-        public_url=settings.public_url,
+        routes=[channel.route() for channel in settings.channels],
+        public_url=public_url,
     )
     worker = NotificationWorker(
-        client=redis,
+        client=client,
         planner=planner,
         senders=build_senders(
-            settings.notifications, client=http, timeout=settings.notify_timeout.total_seconds()
+            settings.channels, client=http, timeout=settings.timeout.total_seconds()
         ),
         requests=store,
         clock=clock,
         options=options,
         observer=observer,
     )
-    return Notifier(worker, redis=redis, http=http, options=options)
+    return Notifier(worker, redis=client, http=http, options=options)

@@ -16,14 +16,14 @@ from email.utils import format_datetime, parseaddr
 
 from app.adapters.http_errors import cause
 from app.adapters.notify.base import DeliveryError
+from app.config.channels import SmtpChannel
 from app.core.notify import Delivery, Notice, mail
-from app.notify_config import ChannelSettings
 
 
 class SmtpSender:
     """Sends one multipart (plain text + HTML) message per delivery to its recipients."""
 
-    def __init__(self, channel: ChannelSettings, *, timeout: float) -> None:
+    def __init__(self, channel: SmtpChannel, *, timeout: float) -> None:
         self._channel = channel
         self._timeout = timeout
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from app.core.decision import Decision, Effect
 from app.core.reasons import Reason
@@ -168,6 +170,62 @@ class Metrics:
             for app in sorted(apps):
                 gauge.labels(app).set(counts.get(app, 0))
 
+    def watch_grant_cache(self, counts: GrantCacheCounts) -> None:
+        """Expose the grant cache's counts, read at each scrape (the hot path only adds 1)."""
+        self.registry.register(_GrantCacheCollector(counts))
+
     def render(self) -> bytes:
         """The text exposition format."""
         return generate_latest(self.registry)
+
+
+class GrantCacheCounts(Protocol):
+    """What the grant cache counts (app.adapters.store.grant_cache.CacheCounts)."""
+
+    hits: int
+    misses: int
+    invalidations: int
+    lost: int
+    redis_flushes: int
+    live: bool
+    entries: int
+
+
+class _GrantCacheCollector:
+    """The grant cache's series, built from its plain counters at scrape time."""
+
+    def __init__(self, counts: GrantCacheCounts) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        counts = self._counts
+        prefix = "countersign_grant_cache"
+        yield CounterMetricFamily(
+            f"{prefix}_hits", "Grant reads answered from memory", value=counts.hits
+        )
+        yield CounterMetricFamily(
+            f"{prefix}_misses",
+            "Grant reads that went to Redis (not cached, or the cache not usable)",
+            value=counts.misses,
+        )
+        yield CounterMetricFamily(
+            f"{prefix}_invalidations",
+            "Access keys Redis reported changed to this process",
+            value=counts.invalidations,
+        )
+        flushes = CounterMetricFamily(
+            f"{prefix}_flushes",
+            "Whole-cache flushes: the invalidation channel was lost, or Redis was flushed",
+            labels=["reason"],
+        )
+        flushes.add_metric(["channel_lost"], counts.lost)
+        flushes.add_metric(["redis_flushed"], counts.redis_flushes)
+        yield flushes
+        yield GaugeMetricFamily(
+            f"{prefix}_channel_up",
+            "1 while the invalidation channel is confirmed and reads may be answered from memory",
+            value=1 if counts.live else 0,
+        )
+        yield GaugeMetricFamily(
+            f"{prefix}_entries", "Grant answers held in memory", value=counts.entries
+        )

@@ -23,7 +23,8 @@ from jose import jwt
 
 from app.adapters.identity.key_sources import StaticKeys
 from app.adapters.identity.keys import key_from_jwk, public_jwk, thumbprint
-from app.config import Settings, SettingsError
+from app.config import SettingsError
+from app.config.sessions import SessionSettings
 
 ALGORITHM = "ES256"
 SETTING = "COUNTERSIGN_SESSION_KEY_FILE"
@@ -115,26 +116,29 @@ class SessionKeys:
         return StaticKeys([key_from_jwk(key.public) for key in self._keys])
 
 
-def keys_from_settings(settings: Settings) -> SessionKeys | None:
+def keys_from_settings(
+    settings: SessionSettings, *, dev_data_dir: Path | None, oidc: bool
+) -> SessionKeys | None:
     """The keys to use, or None when sessions are off; raises SettingsError in one line.
 
-    SESSION_KEY_FILE wins. Without it, dev mode makes a key once under DATA_DIR and keeps it;
-    outside dev mode sessions are off, and a configured OIDC sign-in refuses to start.
+    SESSION_KEY_FILE wins. Without it, dev mode (`dev_data_dir`: DATA_DIR in dev mode, else
+    None) makes a key once under DATA_DIR and keeps it; outside dev mode sessions are off, and
+    a configured OIDC sign-in (`oidc`) refuses to start.
     """
-    if settings.session_key_file:
+    if settings.key_file:
         try:
-            return SessionKeys.from_files(settings.session_key_file)
+            return SessionKeys.from_files(settings.key_file)
         except SigningKeyError as error:
             raise SettingsError((SETTING, str(error))) from None
-    if settings.dev:
-        path = Path(settings.data_dir) / DEV_KEY_PATH
+    if dev_data_dir is not None:
+        path = dev_data_dir / DEV_KEY_PATH
         try:
             return SessionKeys([load_or_create_key(path)])
         except SigningKeyError as error:
             raise SettingsError(
                 (SETTING, f"unset, and the dev key {error}; delete it to make a new one")
             ) from None
-    if settings.oidc is not None:
+    if oidc:
         raise SettingsError(
             (SETTING, "is required with COUNTERSIGN_OIDC_ISSUER: sessions must be signed")
         )

@@ -21,7 +21,7 @@ from app.adapters.sessions.contract import SignIn
 from app.adapters.sessions.keys import SessionKeys
 from app.adapters.sessions.revocations import SessionRevocations
 from app.adapters.sessions.tokens import new_session_id, session_claims, session_facts
-from app.config import Settings
+from app.config.sessions import SessionSettings
 from app.core.approvals.codec import encode_time
 from app.core.approvals.person import Person
 from app.core.context import Identity
@@ -38,9 +38,10 @@ class CookiePolicy:
     secure: bool
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> CookiePolicy:
-        """From the cookie settings and PUBLIC_URL's scheme."""
-        return cls(settings.cookie_name, settings.cookie_domain, settings.public_is_https)
+    def from_settings(cls, settings: SessionSettings, *, name: str, secure: bool) -> CookiePolicy:
+        """From COOKIE_DOMAIN, the cookie `name` (COOKIE_NAME, where tokens are read) and
+        whether PUBLIC_URL is https."""
+        return cls(name, settings.cookie_domain, secure)
 
 
 class SessionManager:

@@ -16,7 +16,7 @@ from typing import Any
 from app.adapters.identity.verifier import TrustedIssuer
 from app.adapters.sessions.contract import SignIn
 from app.adapters.sessions.keys import ALGORITHM, SessionKeys
-from app.config import ClaimNames
+from app.config.issuers import ClaimNames
 from app.core.approvals.person import Person
 from app.core.context import Identity
 

@@ -10,7 +10,8 @@ from typing import Any
 import maxminddb
 
 from app.adapters.signals.client_ip import normalise
-from app.config import Settings, SettingsError
+from app.config import SettingsError
+from app.config.settings import SignalSettings
 from app.core.context import IPAddress
 from app.core.selectors.countries import ISO_3166_ALPHA2
 
@@ -44,7 +45,7 @@ class CountryResolver:
                 raise SettingsError((setting, f"{geoip_db} is not a MaxMind database")) from None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> CountryResolver:
+    def from_settings(cls, settings: SignalSettings) -> CountryResolver:
         """As configured by COUNTERSIGN_COUNTRY_HEADER and COUNTERSIGN_GEOIP_DB."""
         return cls(header=settings.country_header, geoip_db=settings.geoip_db)
 

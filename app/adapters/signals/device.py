@@ -21,7 +21,9 @@ from pathlib import Path
 import yaml
 
 from app.adapters.signals.certificate import certificate_fingerprint
-from app.config import ClaimNames, Settings, SettingsError
+from app.config import SettingsError
+from app.config.issuers import ClaimNames
+from app.config.settings import IdentitySettings, SignalSettings
 from app.core.context import UNKNOWN_DEVICE, Device, Identity
 
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
@@ -120,7 +122,9 @@ class DeviceResolver:
         self._claims_by_issuer = dict(claims_by_issuer or {})
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> DeviceResolver:
+    def from_settings(
+        cls, settings: SignalSettings, *, identity: IdentitySettings
+    ) -> DeviceResolver:
         """Inventory from COUNTERSIGN_DEVICE_INVENTORY; claim names per configured issuer."""
         inventory = load_inventory(settings.device_inventory) if settings.device_inventory else {}
         return cls(
@@ -128,8 +132,8 @@ class DeviceResolver:
             verify_header=settings.mtls_verify_header,
             fingerprint_header=settings.mtls_fingerprint_header,
             cert_header=settings.mtls_cert_header,
-            default_claims=settings.claims,
-            claims_by_issuer={entry.issuer: entry.claims for entry in settings.issuers},
+            default_claims=identity.claims,
+            claims_by_issuer={entry.issuer: entry.claims for entry in identity.issuers},
         )
 
     def resolve(

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from app.adapters.signals.client_ip import TrustedProxies, client_ip, parse_address
 from app.adapters.signals.country import CountryResolver
 from app.adapters.signals.device import DeviceResolver
-from app.config import Settings
+from app.config.settings import IdentitySettings, SignalSettings
 from app.core.context import Device, Identity, IPAddress
 
 
@@ -22,11 +22,12 @@ class SignalReader:
         self._device = device
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SignalReader:
-        """Everything as configured; raises SettingsError for a bad GeoIP DB or inventory."""
+    def from_settings(cls, settings: SignalSettings, *, identity: IdentitySettings) -> SignalReader:
+        """Everything as configured (device claims named as `identity` says); raises
+        SettingsError for a bad GeoIP DB or inventory."""
         country = CountryResolver.from_settings(settings)
         try:
-            device = DeviceResolver.from_settings(settings)
+            device = DeviceResolver.from_settings(settings, identity=identity)
         except BaseException:
             country.close()
             raise

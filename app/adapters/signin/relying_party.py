@@ -36,7 +36,8 @@ from app.adapters.signin.discovery import (
 )
 from app.adapters.signin.errors import SignInError, SignInProblem
 from app.adapters.signin.flows import PendingSignIn
-from app.config import ClaimNames, OidcSettings
+from app.config.issuers import ClaimNames
+from app.config.sessions import OidcSettings
 from app.core.context import Identity
 
 with warnings.catch_warnings():

@@ -42,7 +42,7 @@ from app.adapters.ui.security import (
     same_origin_post,
 )
 from app.adapters.ui.session import Sessions as PageViewers
-from app.config import Settings
+from app.config.settings import AccessSettings, DevSettings, IdentitySettings, ServerSettings
 from app.services.ports import Identify
 
 log = structlog.get_logger("countersign.signin")
@@ -68,7 +68,10 @@ def _utc_now() -> datetime:
 
 def signin_router(  # noqa: PLR0915  (a router factory: one closure per route)
     *,
-    settings: Settings,
+    server: ServerSettings,
+    identity: IdentitySettings,
+    access: AccessSettings,
+    dev: DevSettings,
     sessions: Sessions | None,
     relying_party: RelyingParty | None,
     flows: SignInFlows | None,
@@ -79,21 +82,21 @@ def signin_router(  # noqa: PLR0915  (a router factory: one closure per route)
     """The routes above, for one process. Without `relying_party` (no OIDC_ISSUER), /login
     goes to the dev login in dev mode and says sign-in is not configured otherwise. Without
     `sessions` (no session keys) there is no session to end at /logout."""
-    public_url = settings.public_url.rstrip("/")
+    public_url = server.public_url.rstrip("/")
     base_path = urlsplit(public_url).path.rstrip("/")
     binding_path = base_path + "/login"
-    secure = settings.public_is_https
+    secure = server.public_is_https
     viewers = PageViewers(
         identify=identify,
-        cookie_name=settings.cookie_name,
-        assertion_header=settings.assertion_header,
-        max_token_bytes=settings.max_token_bytes,
-        admin_groups=frozenset(settings.admin_groups),
-        login_url=settings.login_url,
+        cookie_name=identity.cookie_name,
+        assertion_header=identity.assertion_header,
+        max_token_bytes=identity.max_token_bytes,
+        admin_groups=frozenset(access.admin_groups),
+        login_url=server.login_url,
         public_url=public_url,
     )
     pages = Pages(base_path=base_path, clock=_utc_now)
-    route_class = page_route(pages, login_url=settings.login_url)
+    route_class = page_route(pages, login_url=server.login_url)
     router = APIRouter(route_class=route_class, include_in_schema=False)
 
     def safe(rd: str) -> str:
@@ -115,7 +118,7 @@ def signin_router(  # noqa: PLR0915  (a router factory: one closure per route)
         mfa: Annotated[str | None, Query(max_length=1)] = None,
     ) -> Response:
         if relying_party is None or flows is None:
-            if settings.dev:
+            if dev.enabled:
                 target = rd if is_safe_redirect(rd or "/") and rd else "/"
                 return RedirectResponse(
                     f"{base_path}/dev/login?rd={quote(target, safe='')}", status_code=302

@@ -29,7 +29,7 @@ from app.adapters.store.replay import (
     once_at_once,
     replay_safe,
 )
-from app.config import Settings
+from app.config.settings import RedisSettings
 
 
 class RedisConfigError(ValueError):
@@ -110,17 +110,19 @@ def _sentinel(
     return client
 
 
-def connect_for(settings: Settings, *, url: str | None = None, timeout: float | None = None) -> Any:
+def connect_for(
+    settings: RedisSettings, *, url: str | None = None, timeout: float | None = None
+) -> Any:
     """A client for the configured Redis (or `url`, e.g. the embedded server a CLI command
     found) in the configured mode, with its password; `timeout` defaults to REDIS_TIMEOUT."""
     if url is None:
-        if settings.redis_url is None:
+        if settings.url is None:
             raise RedisConfigError("COUNTERSIGN_REDIS_URL is not set")
-        url = settings.redis_url.get_secret_value()
+        url = settings.url.get_secret_value()
     return connect(
         url,
-        mode=settings.redis_mode,
-        sentinel_master=settings.redis_sentinel_master,
-        password=settings.redis_password.get_secret_value() if settings.redis_password else None,
-        timeout=settings.redis_timeout.total_seconds() if timeout is None else timeout,
+        mode=settings.mode,
+        sentinel_master=settings.sentinel_master,
+        password=settings.password.get_secret_value() if settings.password else None,
+        timeout=settings.timeout.total_seconds() if timeout is None else timeout,
     )

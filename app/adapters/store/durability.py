@@ -19,7 +19,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.adapters.store.durability_server import PROBE_KEY, exchange, read_facts
 from app.adapters.store.durability_verdict import Plan, Verdict, judge
-from app.config import Durability
+from app.config.settings import Durability
 
 #: How often a process asks the server again (appendonly turned off, replicas gone, Redis back).
 RECHECK_SECONDS = 5.0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.config import Durability
+from app.config.settings import Durability
 
 #: The first Redis compatibility level with WAITAOF (Valkey reports 7.2.4 in redis_version).
 WAITAOF_SINCE = (7, 2, 0)

@@ -154,28 +154,3 @@ def index_shape(index: str) -> IndexShape | None:
     if owner == "app":  # ACTIVE grants of one application, scored by expires_at
         return IndexShape(grant_record_key, scored_by_end=True)
     return _GRANTS
-
-
-class RedisIndexes:
-    """The listing indexes, as services.approvals.Indexes wants them."""
-
-    requests = REQUESTS_INDEX
-    pending = PENDING_INDEX
-    grants = GRANTS_INDEX
-    active_grants = ACTIVE_GRANTS_INDEX
-
-    def person_requests(self, person: Person) -> str:
-        """Requests by one person."""
-        return person_requests_index(person)
-
-    def person_grants(self, person: Person) -> str:
-        """Grants of one person."""
-        return person_grants_index(person)
-
-    def user_grants(self, user: str) -> str:
-        """Grants by the holder's display name."""
-        return user_grants_index(user)
-
-    def application_grants(self, application: str) -> str:
-        """Active grants of one application."""
-        return application_grants_index(application)

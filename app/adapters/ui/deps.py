@@ -14,7 +14,7 @@ from app.adapters.identity.extract import headers_from_asgi
 from app.adapters.step_up import StepUpLinks
 from app.adapters.ui.render import Pages
 from app.adapters.ui.session import Sessions, Viewer
-from app.core.approvals import AccessRequest, RequestStatus, StepUpRequiredError
+from app.core.approvals import AccessRequest, StepUpRequiredError, visibility
 from app.core.approvals.step_up import shortfall
 from app.core.context import AccessContext, build_access_context
 from app.core.paths import HostError, PathError, normalize_host, normalize_path
@@ -23,6 +23,7 @@ from app.core.policy.policy_set import PolicySet
 from app.services.approvals import ApprovalService
 from app.services.errors import NotVisibleError
 from app.services.ports import ReadSignals
+from app.services.workflow import onlooker
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,21 +76,12 @@ class Ui:
         return app.policy_named(request.policy) if app is not None else None
 
     def may_review(self, viewer: Viewer, request: AccessRequest) -> bool:
-        """Whether to offer the review forms: pending, not one's own, and a listed approver.
+        """Whether to offer the review forms: pending, not one's own, and a listed approver of
+        the policy as it was when asked (core.approvals.visibility, the inbox's rule too).
 
         The service judges again when the form is posted; this only decides what to show.
         """
-        if request.status is not RequestStatus.PENDING or request.requester.same_person(
-            viewer.identity
-        ):
-            return False
-        policy = self.policy_of(request)
-        return (
-            policy is not None
-            and policy.approval is not None
-            and policy.fingerprint == request.policy_fingerprint
-            and policy.approval.is_approver(viewer.identity)
-        )
+        return visibility.may_review(onlooker(viewer.principal), request, self.policies())
 
     def step_up_needed(self, viewer: Viewer, request: AccessRequest) -> StepUpRequiredError | None:
         """The refusal an approval by the viewer would meet now for want of a fresh or MFA
@@ -111,13 +103,7 @@ class Ui:
 
     def approves_anything(self, viewer: Viewer) -> bool:
         """Whether the viewer is an approver for any application (or an admin)."""
-        if viewer.principal.is_admin:
-            return True
-        return any(
-            policy.approval is not None and policy.approval.is_approver(viewer.identity)
-            for app in self.policies().applications.values()
-            for policy in app.policies
-        )
+        return visibility.approves_anything(onlooker(viewer.principal), self.policies())
 
     def access_context(
         self, request: Request, viewer: Viewer, app: Application, rd: str

@@ -26,7 +26,7 @@ from app.adapters.ui.errors import page_route
 from app.adapters.ui.render import Pages
 from app.adapters.ui.requester import requester_router
 from app.adapters.ui.session import Sessions
-from app.config import Settings
+from app.config.settings import AccessSettings, IdentitySettings, ServerSettings
 from app.core.policy.policy_set import PolicySet
 from app.services.approvals import ApprovalService
 from app.services.ports import Identify, ReadSignals
@@ -38,7 +38,9 @@ def _utc_now() -> datetime:
 
 def ui_router(
     *,
-    settings: Settings,
+    server: ServerSettings,
+    identity: IdentitySettings,
+    access: AccessSettings,
     approvals: ApprovalService,
     policies: Callable[[], PolicySet],
     identify: Identify,
@@ -49,12 +51,12 @@ def ui_router(
     """All the pages, for one process."""
     sessions = Sessions(
         identify=identify,
-        cookie_name=settings.cookie_name,
-        assertion_header=settings.assertion_header,
-        max_token_bytes=settings.max_token_bytes,
-        admin_groups=frozenset(settings.admin_groups),
-        login_url=settings.login_url,
-        public_url=settings.public_url,
+        cookie_name=identity.cookie_name,
+        assertion_header=identity.assertion_header,
+        max_token_bytes=identity.max_token_bytes,
+        admin_groups=frozenset(access.admin_groups),
+        login_url=server.login_url,
+        public_url=server.public_url,
     )
     pages = Pages(base_path=sessions.base_path, clock=clock)
     ui = Ui(
@@ -65,9 +67,9 @@ def ui_router(
         is_safe_redirect=is_safe_redirect,
         pages=pages,
         clock=clock,
-        step_up=StepUpLinks(login_url=settings.login_url, public_url=settings.public_url),
+        step_up=StepUpLinks(login_url=server.login_url, public_url=server.public_url),
     )
-    route_class = page_route(pages, login_url=settings.login_url)
+    route_class = page_route(pages, login_url=server.login_url)
     router = APIRouter(route_class=route_class, include_in_schema=False)
 
     @router.get("/")

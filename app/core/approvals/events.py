@@ -1,4 +1,8 @@
-"""Events, one audit log entry each (snake_case types), and the transition results carrying them."""
+"""Events, one audit log entry each (snake_case types), and the transition results carrying them.
+
+Most events are caused by an access request or grant changing state. The policy kinds (built
+in core.audit_events) and `sessions_revoked` change no request or grant.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,8 @@ DataValue = str | int | bool | None | tuple[str, ...]
 
 
 class EventType(StrEnum):
-    """Every event the approval workflow writes to the audit log."""
+    """Every kind of audit log entry: the approval workflow's, then the policy set's and the
+    admins' (`application` and `user` are empty when no one application or person is meant)."""
 
     REQUEST_SUBMITTED = "request_submitted"
     REQUEST_REVIEWED = "request_reviewed"
@@ -31,6 +36,25 @@ class EventType(StrEnum):
     GRANT_ENDED = "grant_ended"
     GRANT_EXPIRED = "grant_expired"
     JUSTIFICATION_RECORDED = "justification_recorded"
+    #: A replica compiled its policy set at start: which set is in force from then on.
+    POLICY_LOADED = "policy_loaded"
+    #: A replica swapped in a changed policy set (what changed, what triggered it).
+    POLICY_RELOADED = "policy_reloaded"
+    #: A replica refused a changed policy set and kept the one in force (the error codes).
+    POLICY_RELOAD_REJECTED = "policy_reload_rejected"
+    #: An admin ended every session of a person (`user`; `data` names issuer and subject).
+    SESSIONS_REVOKED = "sessions_revoked"
+
+
+#: Kinds about no one application (or person): their `application` and `user` may be empty.
+UNSCOPED = frozenset(
+    {
+        EventType.POLICY_LOADED,
+        EventType.POLICY_RELOADED,
+        EventType.POLICY_RELOAD_REJECTED,
+        EventType.SESSIONS_REVOKED,
+    }
+)
 
 
 def _no_data() -> Mapping[str, DataValue]:
@@ -74,16 +98,25 @@ class Event:
     def from_dict(cls, raw: object) -> Event:
         """Decode `to_dict` output; raise RecordError naming the field of malformed input."""
         fields = Fields(raw)
+        kind = fields.choice("type", EventType)
+        text = _text_or_empty if kind in UNSCOPED else Fields.text
         return cls(
-            type=fields.choice("type", EventType),
+            type=kind,
             at=fields.time("at"),
-            application=fields.text("application"),
-            user=fields.text("user"),
+            application=text(fields, "application"),
+            user=text(fields, "user"),
             actor=fields.optional_text("actor"),
             request_id=fields.optional_text("request_id"),
             grant_id=fields.optional_text("grant_id"),
             data=_read_data(fields.raw("data")),
         )
+
+
+def _text_or_empty(fields: Fields, key: str) -> str:
+    value = fields.raw(key)
+    if not isinstance(value, str):
+        raise RecordError(f"$.{key}: expected a string")
+    return value
 
 
 def _read_data(raw: object) -> dict[str, DataValue]:

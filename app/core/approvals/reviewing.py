@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 
 from app.core.approvals.checks import check_duration, clean_comment, require_aware
 from app.core.approvals.codec import encode_seconds
-from app.core.approvals.errors import ApprovalError, ErrorCode
 from app.core.approvals.events import DataValue, Event, EventType, RequestTransition
 from app.core.approvals.granting import approved_grant, issue
 from app.core.approvals.quorum import tally
@@ -30,6 +29,7 @@ from app.core.approvals.request import (
 )
 from app.core.approvals.requesting import ensure_pending, request_event, resolve
 from app.core.approvals.step_up import auth_time_of, require_step_up
+from app.core.approvals.visibility import judging_approval
 from app.core.context import Identity
 from app.core.policy.model import Approval, Policy
 
@@ -48,7 +48,8 @@ def review(
 ) -> RequestTransition:
     """Apply `reviewer`'s decision. `grant_id` names the grant issued if this completes the quorum.
 
-    Checks run in this order: who (self, eligibility), then state (resolved, past due), then
+    Checks run in this order: the policy and who (core.approvals.visibility, the same rule
+    the inbox and the review pages use), then state (resolved, past due), then
     input (comment, duration), then, for an approval, the sign-in (`step-up-required` when it
     does not meet the policy's `reviewers_need` at `now`), so a non-approver learns nothing
     about the request's state and nobody signs in again only to be refused for another reason.
@@ -56,11 +57,7 @@ def review(
     an approver who approved may still deny, which ends the request.
     """
     now = require_aware(now)
-    approval = _approval_for(request, policy)
-    if request.requester.same_person(reviewer):
-        raise ApprovalError(ErrorCode.SELF_APPROVAL, "requesters cancel, they do not review")
-    if not approval.is_approver(reviewer):
-        raise ApprovalError(ErrorCode.NOT_AN_APPROVER, policy.name)
+    approval = judging_approval(request, reviewer=reviewer, policy=policy)
     ensure_pending(request, now)
     note = clean_comment(comment)
     chosen: timedelta | None = None
@@ -92,19 +89,6 @@ def review(
 def _sign_in(reviewer: Identity) -> dict[str, DataValue]:
     # How the reviewer signed in, for the audit entry: what step-up was judged on.
     return {"amr": tuple(sorted(reviewer.amr)), "auth_time": auth_time_of(reviewer)}
-
-
-def _approval_for(request: AccessRequest, policy: Policy) -> Approval:
-    # A renamed or changed policy must not judge a request made under another one: the grant
-    # would be bound to a requirement nobody approved against. An older request without a
-    # fingerprint matches no policy (it expires; the requester asks again).
-    if policy.name != request.policy:
-        raise ApprovalError(ErrorCode.POLICY_MISMATCH, f"{policy.name!r} != {request.policy!r}")
-    if not policy.fingerprint or policy.fingerprint != request.policy_fingerprint:
-        raise ApprovalError(ErrorCode.POLICY_MISMATCH, "the approval requirement has changed")
-    if policy.approval is None:
-        raise ApprovalError(ErrorCode.POLICY_NEEDS_NO_APPROVAL, policy.name)
-    return policy.approval
 
 
 def _duration_asked(

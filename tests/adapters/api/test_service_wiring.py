@@ -81,12 +81,12 @@ def test_dev_token_is_accepted_and_counted_in_metrics(tmp_path: Path, server: Re
     settings = settings_for(tmp_path, server.url)
     prepare_process(settings)
     app = build(settings)
-    issuer = DevIssuer.load(tmp_path, public_url=settings.public_url)
+    issuer = DevIssuer.load(tmp_path, public_url=settings.server.public_url)
     token = issuer.mint(
         email="bob@example.com",
         now=time.time(),
         ttl=timedelta(minutes=5),
-        claims=settings.claims,
+        claims=settings.identity.claims,
         groups=["sre", "sre-leads"],
         device_managed=True,
     )
@@ -144,8 +144,9 @@ def test_production_without_a_way_to_sign_in_refuses_to_start(tmp_path: Path) ->
 
 def test_a_missing_policy_directory_is_one_line(tmp_path: Path) -> None:
     """No traceback: the directory and the setting that names it."""
-    settings = settings_for(tmp_path, "redis://127.0.0.1:1/0").model_copy(
-        update={"policy_dir": tmp_path / "nope"}
+    settings = settings_for(tmp_path, "redis://127.0.0.1:1/0")
+    settings = settings.model_copy(
+        update={"policy": settings.policy.model_copy(update={"dir": tmp_path / "nope"})}
     )
     problem = prepare_process(settings)
     assert problem is not None
@@ -232,19 +233,20 @@ def test_metrics_show_open_requests_and_grants_per_application(
 ) -> None:
     """ALICE asks for Grafana: one pending (and expiring within the warning window) there, 0
     for the other applications; BOB approves: none pending, one active grant."""
-    settings = settings_for(tmp_path, server.url).model_copy(
-        update={"notify_expiry_warning": timedelta(days=2)}
+    settings = settings_for(tmp_path, server.url)
+    settings = settings.model_copy(
+        update={"notify": settings.notify.model_copy(update={"expiry_warning": timedelta(days=2)})}
     )
     prepare_process(settings)
     app = build(settings)
-    issuer = DevIssuer.load(tmp_path, public_url=settings.public_url)
+    issuer = DevIssuer.load(tmp_path, public_url=settings.server.public_url)
 
     def bearer(email: str, *groups: str) -> dict[str, str]:
         token = issuer.mint(
             email=email,
             now=time.time(),
             ttl=timedelta(minutes=5),
-            claims=settings.claims,
+            claims=settings.identity.claims,
             groups=list(groups),
             device_managed=True,
             amr=["mfa"],

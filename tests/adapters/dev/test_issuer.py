@@ -12,7 +12,7 @@ import pytest
 from app.adapters.dev.issuer import DevIssuer, DevKeyError, DevKeyMissingError, key_file
 from app.adapters.identity.errors import IdentityError, TokenProblem
 from app.adapters.identity.verifier import JwtVerifier
-from app.config import ClaimNames
+from app.config.issuers import ClaimNames
 
 PUBLIC_URL = "http://127.0.0.1:8080"
 NOW = 1_714_989_600.0

@@ -60,8 +60,10 @@ class Site:
                 "COUNTERSIGN_DEV": "true",
             }
         )
-        self.issuer = DevIssuer.load_or_create(self.settings.data_dir, public_url=public_url)
-        keys = keys_from_settings(self.settings)
+        self.issuer = DevIssuer.load_or_create(self.settings.server.data_dir, public_url=public_url)
+        keys = keys_from_settings(
+            self.settings.sessions, dev_data_dir=self.settings.server.data_dir, oidc=False
+        )
         assert keys is not None
         self.verifier = JwtVerifier(
             [trusted_session_issuer(keys, issuer=public_url)], clock=lambda: NOW
@@ -70,8 +72,12 @@ class Site:
             keys=keys,
             revocations=SessionRevocations(None),  # signing in never reaches the store
             issuer=public_url,
-            cookie=CookiePolicy.from_settings(self.settings),
-            ttl=self.settings.session_ttl,
+            cookie=CookiePolicy.from_settings(
+                self.settings.sessions,
+                name=self.settings.identity.cookie_name,
+                secure=self.settings.server.public_is_https,
+            ),
+            ttl=self.settings.sessions.ttl,
             leeway=30.0,
             verify=self.verifier.verify,
             clock=lambda: NOW,
@@ -80,7 +86,9 @@ class Site:
         self.app.include_router(
             dev_router(
                 issuer=self.issuer,
-                settings=self.settings,
+                server=self.settings.server,
+                dev=self.settings.dev,
+                claims=self.settings.identity.claims,
                 is_safe_redirect=is_safe,
                 sessions=sessions,
                 clock=lambda: NOW,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from app.adapters.forward_auth.handler import ForwardAuth
+from tests.adapters.forward_auth.grpc_support import ask_servicer, envoy_request
 from tests.adapters.forward_auth.scenario import call
 
 
@@ -119,6 +120,20 @@ class EnvoyHttpClient(Client):
         )
 
 
+class EnvoyGrpcClient(Client):
+    """Envoy's ext_authz over gRPC, through the servicer, with the shipped config's header_map."""
+
+    name = "envoy-grpc"
+
+    def ask(self, handler: ForwardAuth, request: Ask) -> View:
+        message = envoy_request(
+            request.url, method=request.method, headers=request.client_headers(), raw=True
+        )
+        seen = ask_servicer(handler.checker, message, peer=request.peer)
+        return View(seen.status, seen.headers, seen.body, allowed=seen.allowed)
+
+
 CLIENTS: dict[str, Client] = {
-    client.name: client for client in (NginxClient(), TraefikClient(), EnvoyHttpClient())
+    client.name: client
+    for client in (NginxClient(), TraefikClient(), EnvoyHttpClient(), EnvoyGrpcClient())
 }

@@ -358,7 +358,7 @@ def test_the_handler_answers_503_when_it_cannot_sign() -> None:
 
 def test_assertion_ttl_defaults_to_five_minutes() -> None:
     """COUNTERSIGN_ASSERTION_TTL unset: 5 m."""
-    assert load_settings({}).assertion_ttl == timedelta(minutes=5)
+    assert load_settings({}).sessions.assertion_ttl == timedelta(minutes=5)
 
 
 @pytest.mark.parametrize("value", ["5s", "2h", "soon"])

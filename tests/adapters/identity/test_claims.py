@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from app.adapters.identity.claims import identity_from_claims
 from app.adapters.identity.errors import IdentityError
-from app.config import ClaimNames
+from app.config.issuers import ClaimNames
 from app.core.context import Identity
 from tests.adapters.identity.tokens import ISSUER, MALLORY
 

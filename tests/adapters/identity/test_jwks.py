@@ -46,7 +46,9 @@ def settings_for(url: str, **extra: str):  # type: ignore[no-untyped-def]
 
 
 def verifier_for(url: str, clock: FakeClock, client: httpx.AsyncClient, **hooks) -> JwtVerifier:  # type: ignore[no-untyped-def]
-    return JwtVerifier.from_settings(settings_for(url), clock=clock, client=client, **hooks)
+    return JwtVerifier.from_settings(
+        settings_for(url).identity, clock=clock, client=client, **hooks
+    )
 
 
 async def problem(verifier: JwtVerifier, token: str) -> TokenProblem | None:
@@ -62,7 +64,7 @@ def test_keys_are_fetched_over_http(idp: JwksServer) -> None:
     clock = FakeClock()
 
     async def scenario() -> None:
-        verifier = JwtVerifier.from_settings(settings_for(idp.url), clock=clock)
+        verifier = JwtVerifier.from_settings(settings_for(idp.url).identity, clock=clock)
         try:
             identity = await verifier.verify(rsa_key().sign(claims_for(ALICE, clock.now)))
         finally:
@@ -251,7 +253,7 @@ def test_static_pem_key_file_issuer_verifies(tmp_path: Path) -> None:
             "COUNTERSIGN_JWT_KEY_FILE": str(pem),
         }
     )
-    verifier = JwtVerifier.from_settings(settings, clock=clock)
+    verifier = JwtVerifier.from_settings(settings.identity, clock=clock)
     identity = asyncio.run(verifier.verify(key.sign(claims_for(ALICE, clock.now))))
     assert identity.subject == "u-alice"
 
@@ -268,4 +270,4 @@ def test_private_key_file_is_refused(tmp_path: Path) -> None:
         }
     )
     with pytest.raises(SettingsError, match=r"^COUNTERSIGN_JWT_KEY_FILE: .*private key"):
-        JwtVerifier.from_settings(settings)
+        JwtVerifier.from_settings(settings.identity)

@@ -13,7 +13,7 @@ from app.adapters.identity.errors import IdentityError, TokenProblem
 from app.adapters.identity.key_sources import StaticKeys
 from app.adapters.identity.keys import key_from_jwk
 from app.adapters.identity.verifier import JwtVerifier, TrustedIssuer
-from app.config import ClaimNames
+from app.config.issuers import ClaimNames
 from app.core.context import Identity
 from tests.adapters.identity.tokens import (
     ALICE,

@@ -21,7 +21,7 @@ from jose import jwt
 from app.adapters.identity.key_sources import StaticKeys
 from app.adapters.identity.keys import key_from_jwk, public_jwk
 from app.adapters.identity.verifier import JwtVerifier, TrustedIssuer
-from app.config import ClaimNames
+from app.config.issuers import ClaimNames
 
 ISSUER = "https://idp.example.com"
 AUDIENCE = "countersign"

@@ -28,10 +28,10 @@ from app.adapters.notify.worker import NotificationWorker, NotifyObserver
 from app.adapters.store.connection import connect
 from app.adapters.store.keys import OUTBOX_KEY
 from app.adapters.store.redis_workflow import RedisWorkflowStore
+from app.config.channels import ChannelSettings, SlackChannel, SmtpChannel, WebhookChannel
 from app.core.approvals import AccessRequest
 from app.core.context import Identity
 from app.core.notify import ChannelKind
-from app.notify_config import ChannelSettings
 from app.services.notifications import NotificationPlanner
 from tests.support.procs import ManagedProcess
 from tests.support.redis_server import RedisServer, ping
@@ -63,22 +63,22 @@ FAST = WorkerOptions(
 )
 
 
-def webhook(url: str, name: str = "hook", **changes: Any) -> ChannelSettings:
+def webhook(url: str, name: str = "hook", **changes: Any) -> WebhookChannel:
     """A signed webhook channel that hears everything."""
-    channel = ChannelSettings(
+    channel = WebhookChannel(
         name=name, kind=ChannelKind.WEBHOOK, url=SecretStr(url), secret=SecretStr(SECRET)
     )
     return channel.model_copy(update=changes)
 
 
-def slack(url: str, name: str = "slack") -> ChannelSettings:
+def slack(url: str, name: str = "slack") -> SlackChannel:
     """A Slack channel that hears everything."""
-    return ChannelSettings(name=name, kind=ChannelKind.SLACK, url=SecretStr(url))
+    return SlackChannel(name=name, kind=ChannelKind.SLACK, url=SecretStr(url))
 
 
-def mail(port: int, name: str = "mail") -> ChannelSettings:
+def mail(port: int, name: str = "mail") -> SmtpChannel:
     """E-mail to the policy's e-mail approvers and to the requester, on loopback without TLS."""
-    return ChannelSettings(
+    return SmtpChannel(
         name=name,
         kind=ChannelKind.SMTP,
         host="127.0.0.1",

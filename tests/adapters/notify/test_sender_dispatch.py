@@ -8,12 +8,12 @@ import pytest
 
 from app.adapters.notify.hooks import http_client
 from app.adapters.notify.senders import build_sender
-from app.notify_config import ChannelSettings
+from app.config.channels import SmtpChannel
 
 
 def test_an_unknown_kind_is_refused_not_sent_by_smtp() -> None:
     """A kind outside the closed set raises instead of falling back to the SMTP sender."""
-    channel = ChannelSettings.model_construct(name="pager", kind="pager", host="127.0.0.1")
+    channel = SmtpChannel.model_construct(name="pager", kind="pager", host="127.0.0.1")
 
     async def go() -> None:
         async with http_client(5.0) as client:

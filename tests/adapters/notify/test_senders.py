@@ -14,8 +14,8 @@ from pydantic import SecretStr
 from app.adapters.notify.base import DeliveryError, Sender
 from app.adapters.notify.hooks import http_client
 from app.adapters.notify.senders import build_sender
+from app.config.channels import ChannelSettings, SlackChannel, SmtpChannel, WebhookChannel
 from app.core.notify import ChannelKind, Delivery, Notice, Topic
-from app.notify_config import ChannelSettings
 from tests.core.notify.notices import NASTY_REASON, notice_of
 from tests.support.receivers import HttpReceiver, SmtpReceiver, self_signed
 
@@ -31,13 +31,13 @@ def hook() -> Iterator[HttpReceiver]:
     receiver.stop()
 
 
-def webhook(url: str) -> ChannelSettings:
-    return ChannelSettings(
+def webhook(url: str) -> WebhookChannel:
+    return WebhookChannel(
         name="hook", kind=ChannelKind.WEBHOOK, url=SecretStr(url), secret=SecretStr(SECRET)
     )
 
 
-def mailer(port: int, **changes: object) -> ChannelSettings:
+def mailer(port: int, **changes: object) -> SmtpChannel:
     values: dict[str, object] = {
         "name": "mail",
         "kind": ChannelKind.SMTP,
@@ -47,7 +47,7 @@ def mailer(port: int, **changes: object) -> ChannelSettings:
         "sender": "Countersign <countersign@example.com>",
     }
     values.update(changes)
-    return ChannelSettings.model_validate(values)
+    return SmtpChannel.model_validate(values)
 
 
 def send(
@@ -112,7 +112,7 @@ def test_slack_receives_escaped_blocks() -> None:
     """A Slack-compatible receiver gets blocks in which the justification cannot mention."""
     slack = HttpReceiver().start()
     try:
-        channel = ChannelSettings(name="sre", kind=ChannelKind.SLACK, url=SecretStr(slack.url))
+        channel = SlackChannel(name="sre", kind=ChannelKind.SLACK, url=SecretStr(slack.url))
         send(channel)
         (body,) = slack.bodies()
     finally:

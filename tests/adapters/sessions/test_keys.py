@@ -23,6 +23,15 @@ def settings_with(tmp_path: Path, **env: str) -> Settings:
     return load_settings({"COUNTERSIGN_DATA_DIR": str(tmp_path / "var"), **env})
 
 
+def keys_for(settings: Settings) -> SessionKeys | None:
+    """The keys as the service picks them: its session settings, DATA_DIR in dev mode, and
+    whether OIDC sign-in is on."""
+    dev_data_dir = settings.server.data_dir if settings.dev.enabled else None
+    return keys_from_settings(
+        settings.sessions, dev_data_dir=dev_data_dir, oidc=settings.signin is not None
+    )
+
+
 def test_first_key_signs_and_every_replica_with_the_same_file_accepts(tmp_path: Path) -> None:
     """Two replicas given the same key file accept each other's sessions (same kid)."""
     path = write_key(tmp_path / "k1.pem")
@@ -90,8 +99,8 @@ def test_jwks_endpoint_serves_public_keys_only(tmp_path: Path) -> None:
 def test_dev_key_is_made_once_private_and_kept_across_restarts(tmp_path: Path) -> None:
     """Without SESSION_KEY_FILE, dev mode makes a key under DATA_DIR once (0600) and reuses it."""
     settings = settings_with(tmp_path, COUNTERSIGN_DEV="true")
-    first = keys_from_settings(settings)
-    second = keys_from_settings(settings)
+    first = keys_for(settings)
+    second = keys_for(settings)
     assert first is not None
     assert second is not None
     assert first.kid == second.kid
@@ -101,7 +110,7 @@ def test_dev_key_is_made_once_private_and_kept_across_restarts(tmp_path: Path) -
 
 def test_without_key_file_outside_dev_mode_sessions_are_off(tmp_path: Path) -> None:
     """No SESSION_KEY_FILE, no dev mode and no OIDC sign-in: no keys, and no error."""
-    assert keys_from_settings(settings_with(tmp_path)) is None
+    assert keys_for(settings_with(tmp_path)) is None
 
 
 def test_oidc_without_key_file_refuses_to_start(tmp_path: Path) -> None:
@@ -112,7 +121,7 @@ def test_oidc_without_key_file_refuses_to_start(tmp_path: Path) -> None:
         COUNTERSIGN_OIDC_CLIENT_ID="countersign",
     )
     with pytest.raises(SettingsError) as refused:
-        keys_from_settings(settings)
+        keys_for(settings)
     assert str(refused.value).startswith("COUNTERSIGN_SESSION_KEY_FILE: is required")
     assert "\n" not in str(refused.value)
 
@@ -136,7 +145,7 @@ def test_unusable_key_file_refuses_to_start(
         path.write_bytes(content)
     settings = settings_with(tmp_path, COUNTERSIGN_SESSION_KEY_FILE=str(path))
     with pytest.raises(SettingsError) as refused:
-        keys_from_settings(settings)
+        keys_for(settings)
     assert str(refused.value).startswith(f"COUNTERSIGN_SESSION_KEY_FILE: {path}")
     assert problem in str(refused.value)
 
@@ -145,7 +154,7 @@ def test_key_file_setting_is_a_comma_list(tmp_path: Path) -> None:
     """COUNTERSIGN_SESSION_KEY_FILE=a,b loads both keys, a signing."""
     a, b = write_key(tmp_path / "a.pem"), write_key(tmp_path / "b.pem")
     settings = settings_with(tmp_path, COUNTERSIGN_SESSION_KEY_FILE=f"{a}, {b}")
-    keys = keys_from_settings(settings)
+    keys = keys_for(settings)
     assert keys is not None
     assert keys.kid == SessionKeys.from_files([a]).kid
     assert len(keys.jwks()["keys"]) == 2

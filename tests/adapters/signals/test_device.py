@@ -8,7 +8,8 @@ from types import MappingProxyType
 import pytest
 
 from app.adapters.signals.device import DeviceResolver, load_inventory, normalise_fingerprint
-from app.config import ClaimNames, SettingsError
+from app.config import SettingsError
+from app.config.issuers import ClaimNames
 from app.core.context import UNKNOWN_DEVICE, Device, Identity
 
 ALICE_LAPTOP = "3F:A1:" + "0" * 58 + "9c"  # as nginx/openssl print it: upper-case with colons

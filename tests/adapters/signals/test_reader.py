@@ -22,7 +22,8 @@ BOB = Identity(
 
 @pytest.fixture
 def reader() -> SignalReader:
-    return SignalReader.from_settings(load_settings({"COUNTERSIGN_COUNTRY_HEADER": "CF-IPCountry"}))
+    settings = load_settings({"COUNTERSIGN_COUNTRY_HEADER": "CF-IPCountry"})
+    return SignalReader.from_settings(settings.signals, identity=settings.identity)
 
 
 def test_bob_behind_the_loopback_proxy(reader: SignalReader) -> None:

@@ -15,7 +15,8 @@ from app.adapters.sessions.contract import SignIn
 from app.adapters.signin.errors import SignInError, SignInProblem
 from app.adapters.signin.flows import PendingSignIn
 from app.adapters.signin.relying_party import RelyingParty, at_hash
-from app.config import ClaimNames, OidcSettings
+from app.config.issuers import ClaimNames
+from app.config.sessions import OidcSettings
 from tests.adapters.identity.tokens import T0, FakeClock, rsa_key, unsigned
 
 ISSUER = "https://idp.example.com"

@@ -27,7 +27,8 @@ from app.adapters.store.durability_server import PROBE_KEY
 from app.adapters.store.keys import AUDIT_KEY
 from app.adapters.store.redis_workflow import RedisWorkflowStore
 from app.bootstrap import durability_refusal
-from app.config import Durability, load_settings
+from app.config import load_settings
+from app.config.settings import Durability
 from app.core.approvals import Event, EventType
 from tests.support.redis_server import RedisServer, RedisServerFactory
 from tests.support.redis_topologies import start_cluster
@@ -163,7 +164,7 @@ def test_serve_refuses_a_server_without_aof_in_one_line(
             "COUNTERSIGN_REDIS_TIMEOUT": "2s",
         }
     )
-    problem = asyncio.run(durability_refusal(settings))
+    problem = asyncio.run(durability_refusal(settings.redis))
     assert problem is not None
     assert problem.startswith("COUNTERSIGN_DURABILITY=fsync cannot be given")
 

@@ -35,7 +35,7 @@ def directory(tmp_path: Path, server: RedisServer) -> Path:
 def service(directory: Path, server: RedisServer, **extra: str) -> Api:
     """The wired service with settings `extra` (COUNTERSIGN_* names), over the module's Redis."""
     settings = settings_for(directory, server.url, **extra)
-    issuer = DevIssuer.load(directory, public_url=settings.public_url)
+    issuer = DevIssuer.load(directory, public_url=settings.server.public_url)
     return Api(settings=settings, app=build(settings), issuer=issuer, redis_url=server.url)
 
 

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from app.adapters.store.durability import DurableWrites
 from app.adapters.store.durability_verdict import Verdict
 from app.adapters.store.embedded import EmbeddedRedisError, start_embedded
-from app.config import Durability
+from app.config.settings import Durability
 
 
 def test_starts_on_loopback_with_aof_and_stops(tmp_path: Path) -> None:

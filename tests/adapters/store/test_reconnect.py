@@ -40,7 +40,7 @@ def api(tmp_path: Path, server: RedisServer) -> Iterator[Api]:
     """The wired service in-process against `server`."""
     settings = settings_for(tmp_path, server.url)
     assert prepare_process(settings) is None
-    issuer = DevIssuer.load(tmp_path, public_url=settings.public_url)
+    issuer = DevIssuer.load(tmp_path, public_url=settings.server.public_url)
     harness = Api(settings=settings, app=build(settings), issuer=issuer, redis_url=server.url)
     yield harness
     harness.loop.close()

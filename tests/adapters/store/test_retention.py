@@ -17,13 +17,13 @@ from app.adapters.store.keys import (
     GRANTS_INDEX,
     PENDING_INDEX,
     REQUESTS_INDEX,
-    RedisIndexes,
     application_grants_index,
     person_grants_index,
     person_requests_index,
     request_key,
     user_grants_index,
 )
+from app.adapters.store.listing import RedisListings
 from app.adapters.store.redis_grants import RedisGrantReader
 from app.adapters.store.redis_workflow import RedisWorkflowStore
 from app.adapters.store.retention import Retention
@@ -70,7 +70,7 @@ async def short_memory(url: str) -> AsyncIterator[World]:
         store = RedisWorkflowStore(client, retention=SHORT)
         policies = shipped_policies()
         service = ApprovalService(
-            policies=lambda: policies, store=store, indexes=RedisIndexes(), clock=clock
+            policies=lambda: policies, store=store, listings=RedisListings(client), clock=clock
         )
         yield World(client, store, service, RedisGrantReader(client), clock, policies)
     finally:

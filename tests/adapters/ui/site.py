@@ -128,7 +128,7 @@ class Site:
             email=person.email,
             now=now,
             ttl=timedelta(minutes=30),
-            claims=self.settings.claims,
+            claims=self.settings.identity.claims,
             groups=person.groups,
             amr=person.amr,
             device_managed=person.managed,

@@ -21,7 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.adapters.api.v1.problems import ProblemError
 from app.adapters.identity.errors import TokenProblem
-from app.config import ServiceTokenSettings
+from app.config.service_tokens import ServiceTokenSettings
 from app.core.context import Identity
 from app.services.ports import Identify
 from app.services.principal import Principal

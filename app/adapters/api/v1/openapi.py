@@ -65,7 +65,8 @@ def document() -> dict[str, Any]:
             policy_status=unused,
             identify=unused,
             signals=unused,
-            settings=settings,
+            access=settings,
+            server=settings,
             read_audit=unused,
         )
     )

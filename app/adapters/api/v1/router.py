@@ -16,7 +16,7 @@ from app.adapters.api.v1.requests_routes import add_request_routes
 from app.adapters.api.v1.routing import ProblemRoute, add_fallback
 from app.adapters.api.v1.sessions_routes import EndSessions, add_session_routes
 from app.adapters.step_up import StepUpLinks
-from app.config import Settings
+from app.config.settings import AccessSettings, ServerSettings
 from app.core.policy.policy_set import PolicySet
 from app.services.approvals import ApprovalService
 from app.services.policy_repository import PolicyStatus
@@ -36,7 +36,8 @@ def api_v1_router(
     policy_status: Callable[[], PolicyStatus],
     identify: Identify,
     signals: ReadSignals,
-    settings: Settings,
+    access: AccessSettings,
+    server: ServerSettings,
     read_audit: ReadAudit,
     clock: Callable[[], datetime] = _utc_now,
     end_sessions: EndSessions | None = None,
@@ -49,8 +50,8 @@ def api_v1_router(
     router = APIRouter(prefix=PREFIX, route_class=ProblemRoute)
     authenticate = authenticator(
         identify=identify,
-        tokens=ServiceTokens(settings.service_tokens),
-        admin_groups=settings.admin_groups,
+        tokens=ServiceTokens(access.service_tokens),
+        admin_groups=access.admin_groups,
     )
     idempotent = idempotency_guard(store=idempotency, authenticate=authenticate)
     add_request_routes(
@@ -60,7 +61,7 @@ def api_v1_router(
         signals=signals,
         authenticate=authenticate,
         idempotent=idempotent,
-        step_up=StepUpLinks(login_url=settings.login_url, public_url=settings.public_url),
+        step_up=StepUpLinks(login_url=server.login_url, public_url=server.public_url),
     )
     add_grant_routes(router, approvals=approvals, authenticate=authenticate, idempotent=idempotent)
     add_admin_routes(

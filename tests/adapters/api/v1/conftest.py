@@ -31,7 +31,7 @@ def api(tmp_path: Path, server: RedisServer) -> Iterator[Api]:
     settings = settings_for(tmp_path, server.url)
     problem = prepare_process(settings)
     assert problem is None, problem
-    issuer = DevIssuer.load(tmp_path, public_url=settings.public_url)
+    issuer = DevIssuer.load(tmp_path, public_url=settings.server.public_url)
     harness = Api(settings=settings, app=build(settings), issuer=issuer, redis_url=server.url)
     yield harness
     harness.loop.close()

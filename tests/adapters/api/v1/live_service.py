@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from app.adapters.dev.issuer import DevIssuer
-from app.config import ClaimNames
+from app.config.issuers import ClaimNames
 from tests.support.countersign import RunningCountersign
 
 POLICY_DIR = Path(__file__).resolve().parents[4] / "policy_rules"

@@ -42,7 +42,7 @@ def test_another_scheme_is_401(api: Api) -> None:
 
 def test_the_session_cookie_is_not_accepted(api: Api) -> None:
     """A browser's session cookie does not authenticate the API (no cross-site calls)."""
-    cookie = f"{api.settings.cookie_name}={api.token(ALICE)}"
+    cookie = f"{api.settings.identity.cookie_name}={api.token(ALICE)}"
     response = api.get(LIST, headers={"cookie": cookie})
     assert response.status_code == 401
 

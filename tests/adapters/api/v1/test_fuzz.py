@@ -45,7 +45,7 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory, server: RedisServer) -> Fuz
     seeder = Api(
         settings=settings,
         app=build(settings),
-        issuer=DevIssuer.load(directory, public_url=settings.public_url),
+        issuer=DevIssuer.load(directory, public_url=settings.server.public_url),
         redis_url=server.url,
     )
     try:

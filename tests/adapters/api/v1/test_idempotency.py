@@ -61,7 +61,9 @@ def with_store(api: Api, use: Callable[[RedisIdempotency, Any], Awaitable[T]]) -
     async def go() -> T:
         client = redis.asyncio.Redis.from_url(api.redis_url)
         try:
-            return await use(RedisIdempotency(client, ttl=api.settings.idempotency_ttl), client)
+            return await use(
+                RedisIdempotency(client, ttl=api.settings.retention.idempotency_ttl), client
+            )
         finally:
             await client.aclose()
 
@@ -232,8 +234,8 @@ def test_answers_are_kept_for_the_idempotency_ttl(api: Api) -> None:
         return int(await client.pttl(record))
 
     left = timedelta(milliseconds=with_store(api, ttl))
-    assert api.settings.idempotency_ttl - timedelta(minutes=5) < left
-    assert left <= api.settings.idempotency_ttl
+    assert api.settings.retention.idempotency_ttl - timedelta(minutes=5) < left
+    assert left <= api.settings.retention.idempotency_ttl
 
 
 def test_every_state_changing_operation_takes_the_header() -> None:

@@ -73,7 +73,7 @@ def faults(tmp_path: Path, server: RedisServer, monkeypatch: pytest.MonkeyPatch)
             armed.check(armed.after, "update_request")
             return result
 
-    monkeypatch.setattr(bootstrap, "RedisWorkflowStore", LossyStore)
+    monkeypatch.setattr(bootstrap.parts, "RedisWorkflowStore", LossyStore)
     return armed
 
 
@@ -87,7 +87,7 @@ def lossy(tmp_path: Path, server: RedisServer, faults: Faults) -> Iterator[Api]:
         client.close()
     settings = settings_for(tmp_path, server.url)
     assert bootstrap.prepare_process(settings) is None
-    issuer = DevIssuer.load(tmp_path, public_url=settings.public_url)
+    issuer = DevIssuer.load(tmp_path, public_url=settings.server.public_url)
     harness = Api(
         settings=settings, app=bootstrap.build(settings), issuer=issuer, redis_url=server.url
     )

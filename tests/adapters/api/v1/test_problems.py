@@ -106,7 +106,7 @@ def test_redis_down_is_503_store_unavailable(tmp_path: Path) -> None:
     """With the store unreachable the API says so (503, Retry-After), never 500."""
     settings = settings_for(tmp_path, f"redis://127.0.0.1:{free_port()}/0")
     assert prepare_process(settings) is None
-    issuer = DevIssuer.load(tmp_path, public_url=settings.public_url)
+    issuer = DevIssuer.load(tmp_path, public_url=settings.server.public_url)
     down = Api(settings=settings, app=build(settings), issuer=issuer, redis_url="")
     try:
         response = down.get("/api/v1/access-requests", who=BOB)

@@ -48,7 +48,7 @@ def test_a_made_token_works_once_its_entry_is_configured(
     api = Api(
         settings=settings,
         app=build(settings),
-        issuer=DevIssuer.load(tmp_path, public_url=settings.public_url),
+        issuer=DevIssuer.load(tmp_path, public_url=settings.server.public_url),
         redis_url=server.url,
     )
     try:

@@ -18,7 +18,7 @@ def dev_session(api: Api, email: str) -> str:
     async def go() -> str:
         transport = httpx.ASGITransport(app=api.app, client=PEER)
         async with httpx.AsyncClient(
-            transport=transport, base_url=api.settings.public_url
+            transport=transport, base_url=api.settings.server.public_url
         ) as client:
             page = await client.get("/dev/login")
             match = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
@@ -30,7 +30,7 @@ def dev_session(api: Api, email: str) -> str:
                 headers={"content-type": "application/x-www-form-urlencoded"},
             )
             assert answer.status_code == 303
-            return answer.cookies[api.settings.cookie_name]
+            return answer.cookies[api.settings.identity.cookie_name]
 
     return api.loop.run_until_complete(go())
 
@@ -44,7 +44,7 @@ def test_admin_ends_every_session_of_a_person(api: Api) -> None:
     log names ERIN."""
     session = dev_session(api, ALICE.email)
     assert api.get("/api/v1/grants?mine=true", headers=bearer(session)).status_code == 200
-    issuer = api.settings.public_url + "/dev"
+    issuer = api.settings.server.public_url + "/dev"
     answer = api.post(REVOKE, who=ERIN, json={"issuer": issuer, "subject": ALICE.email})
     assert answer.status_code == 200
     assert answer.json()["subject"] == ALICE.email

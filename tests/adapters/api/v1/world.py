@@ -129,7 +129,7 @@ class Api:
             email=who.email,
             now=now,
             ttl=timedelta(minutes=10),
-            claims=self.settings.claims,
+            claims=self.settings.identity.claims,
             groups=who.groups,
             amr=who.amr,
             device_managed=who.device_managed,
