@@ -104,6 +104,7 @@ bench: bench-core
 	$(BIN)/python -m bench.forward_auth
 	$(BIN)/python -m bench.grpc_check
 	$(BIN)/python -m bench.workflow
+	$(BIN)/python -m bench.impact
 
 # Redis memory per request story, before and after retention trimming (bench/soak.py).
 soak: $(STAMP)

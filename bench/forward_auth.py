@@ -4,9 +4,10 @@ Starts a private Redis, Countersign (one uvicorn worker, uvloop + httptools), th
 (a raw ASGI app and a FastAPI null route on the same settings), a static nginx backend and
 nginx with deploy/nginx/countersign.conf, then prints one table:
 
-  (a) the ceilings; (b) /auth/nginx allow with a cached JWT; (c) /auth/nginx allow through an
-  approval grant (one Redis read); (d) nginx → Countersign → static backend vs nginx → the
-  static backend directly.
+  (a) the ceilings; (b) /auth/nginx allow with a cached JWT (a device policy: decided every
+  time); (c) /auth/nginx allow through an approval grant (identity-only: answered from the
+  decision memo after the first check); (d) nginx → Countersign → static backend vs nginx →
+  the static backend directly; then the decision memo's hits and misses over the whole run.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import redis
 
 from app.adapters.sessions.contract import SignIn
@@ -211,13 +213,25 @@ def main() -> int:
             session=session,
         )
         rounds = [_round(rig) for _ in range(ROUNDS)]
+        memo = _memo_counts(rig.service)
     finally:
         for process in reversed(started):
             process.stop()
         shutil.rmtree(base, ignore_errors=True)
     for number, results in enumerate(rounds, 1):
         _print(results, number)
+    print(f"decision memo (docs/adr/0012), whole run: {memo}")
     return 0
+
+
+def _memo_counts(service: str) -> str:
+    """The service's decision memo hits and misses, from its /metrics."""
+    text = httpx.get(f"{service}/metrics", timeout=10).text
+    series = r"^countersign_decision_memo_(\w+?)(?:_total)? ([\d.e+]+)$"
+    found = dict(re.findall(series, text, re.MULTILINE))
+    if not found:
+        return "off"
+    return ", ".join(f"{name} {float(value):.0f}" for name, value in sorted(found.items()))
 
 
 @dataclass(frozen=True)

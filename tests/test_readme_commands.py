@@ -405,7 +405,7 @@ def test_every_sh_block_of_the_readme_runs_as_written(stage: Stage) -> None:
 def test_skips_are_few_and_say_why() -> None:
     """Skipping is for what cannot run unattended, and each says so."""
     skipped = [block for block in sh_blocks(README.read_text("utf-8")) if block.skip]
-    assert len(skipped) <= 2, [(b.line, b.skip) for b in skipped]
+    assert len(skipped) <= 4, [(b.line, b.skip) for b in skipped]
     assert all(len(block.skip or "") >= 10 for block in skipped)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from app.adapters.observability.capture import capture_problem
 from app.adapters.sessions.keys import SessionKeys, keys_from_settings
 from app.adapters.store.connection import connect_for
 from app.adapters.store.durability import refusal
@@ -59,6 +60,9 @@ def prepare_process(settings: Settings) -> str | None:
             "or COUNTERSIGN_ISSUER with COUNTERSIGN_JWKS_URL (tokens from an identity proxy), "
             "or COUNTERSIGN_DEV=1 to try Countersign out"
         )
+    capture = settings.decisions.capture
+    if capture is not None and (problem := capture_problem(capture)) is not None:
+        return problem
     if settings.dev.enabled:
         from app.adapters.dev.issuer import DevIssuer  # noqa: PLC0415  (dev only)
 

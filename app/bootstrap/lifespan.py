@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import gc
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -16,12 +16,16 @@ import structlog
 from fastapi import FastAPI
 
 from app.adapters.store.retention import Retention
+from app.bootstrap.emergency import emergency_of, escalate_forever
 from app.bootstrap.parts import Parts, utc_now
 from app.services.approvals import ApprovalService
 
 log = structlog.get_logger("countersign")
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+#: How long stopping waits on a cancelled task before cancelling it again.
+STOP_RECHECK = 0.5
 
 
 def lifespan_of(parts: Parts) -> Lifespan:
@@ -75,10 +79,17 @@ def _start_tasks(parts: Parts) -> dict[str, asyncio.Task[None] | None]:
     sweeper = asyncio.create_task(
         sweep_forever(parts.approvals, retention, settings.retention.sweep_interval.total_seconds())
     )
+    escalating = asyncio.create_task(
+        escalate_forever(emergency_of(parts), settings.retention.sweep_interval.total_seconds())
+    )
     following = asyncio.create_task(parts.revocations.run()) if parts.sessions is not None else None
     tracking = asyncio.create_task(parts.grant_cache.run())
+    checkpointer = parts.checkpointer
+    signing = asyncio.create_task(checkpointer.run()) if checkpointer is not None else None
     if parts.notifier is not None:
         parts.notifier.start()
+    if parts.streamer is not None:
+        parts.streamer.start()
     # Also without reloads: it writes the policy audit events (this start-up load first).
     watcher = asyncio.create_task(
         parts.repository.watch(
@@ -90,9 +101,11 @@ def _start_tasks(parts: Parts) -> dict[str, asyncio.Task[None] | None]:
     return {
         "watcher": watcher,
         "sweeper": sweeper,
+        "escalating": escalating,
         "following": following,
         "checking": checking,
         "tracking": tracking,
+        "signing": signing,
     }
 
 
@@ -101,18 +114,32 @@ async def _stop(parts: Parts, tasks: dict[str, asyncio.Task[None] | None]) -> No
     every client."""
     for name, task in tasks.items():
         if task is not None:
-            task.cancel()
-            if name == "following":
-                await parts.revocations.interrupt()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            interrupt = parts.revocations.interrupt if name == "following" else None
+            await _cancel_until_done(task, interrupt)
     await parts.verifier.aclose()
     if parts.relying_party is not None:
         await parts.relying_party.aclose()
     if parts.notifier is not None:
         await parts.notifier.aclose()
+    if parts.streamer is not None:
+        await parts.streamer.aclose()
     await parts.redis.aclose()
     parts.signals.close()
+
+
+async def _cancel_until_done(
+    task: asyncio.Task[None], interrupt: Callable[[], Awaitable[None]] | None
+) -> None:
+    """Cancel `task` and wait for it, cancelling again while it runs on: a Redis read can swallow
+    one cancellation (redis-py retries a read that Python 3.11's `asyncio.timeout` turned into
+    a timeout), and a stop that waited on it alone would never return."""
+    while not task.done():
+        task.cancel()
+        if interrupt is not None:
+            await interrupt()
+        await asyncio.wait({task}, timeout=STOP_RECHECK)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def report_unreachable_store(redis: Any, wait: float) -> None:

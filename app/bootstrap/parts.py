@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.adapters.audit_sinks.service import AuditStreamer, build_streamer
+from app.adapters.forward_auth.memo import DecisionMemo, MemoCollector
 from app.adapters.identity.authenticate import Authenticator
 from app.adapters.identity.verifier import JwtVerifier, TrustedIssuer
 from app.adapters.notify.service import Notifier, build_notifier
@@ -21,6 +23,7 @@ from app.adapters.sessions.revocations import SessionRevocations
 from app.adapters.sessions.tokens import trusted_session_issuer
 from app.adapters.signals.reader import SignalReader
 from app.adapters.signin.relying_party import RelyingParty
+from app.adapters.store.checkpoints import Checkpointer
 from app.adapters.store.connection import connect_for
 from app.adapters.store.durability import DurableWrites
 from app.adapters.store.grant_cache import CachedGrants
@@ -61,11 +64,17 @@ class Parts:
     workflow: RedisWorkflowStore
     approvals: ApprovalService
     notifier: Notifier | None
+    #: Delivers the audit log to the configured sinks; None without sinks (docs/adr/0014).
+    streamer: AuditStreamer | None
     #: Grant reads from memory, kept exact by Redis's invalidation pushes (docs/adr/0011).
     grant_cache: CachedGrants
     decisions: DecisionService
+    #: Forward-auth decisions reused while they provably hold (docs/adr/0012); None: off.
+    memo: DecisionMemo | None
     #: The built-in issuer of dev mode; None outside it.
     dev_issuer: DevIssuer | None
+    #: Signs audit checkpoints (docs/adr/0018); None: COUNTERSIGN_AUDIT_CHECKPOINT_KEY_FILE unset.
+    checkpointer: Checkpointer | None
 
     @property
     def policies(self) -> Callable[[], PolicySet]:
@@ -138,10 +147,12 @@ def build_parts(settings: Settings) -> Parts:
             redis=settings.redis,
             retention=settings.retention,
             public_url=settings.server.public_url,
+            login_url=settings.server.login_url,
             policies=lambda: repository.current,
             clock=utc_now,
             observer=metrics,
         ),
+        streamer=build_streamer(settings.audit_stream, redis=settings.redis, observer=metrics),
         grant_cache=grant_cache,
         decisions=DecisionService(
             policies=lambda: repository.current,
@@ -151,8 +162,35 @@ def build_parts(settings: Settings) -> Parts:
             observer=metrics,
             store_timeout=settings.redis.timeout.total_seconds() * 2,
         ),
+        memo=_memo(settings, metrics, repository, grant_cache),
         dev_issuer=dev_issuer,
+        checkpointer=Checkpointer.build(
+            settings.audit_checkpoints,
+            client=redis,
+            durable=durable,
+            data_dir=Path(settings.server.data_dir),
+            redis_timeout=settings.redis.timeout.total_seconds(),
+            clock=utc_now,
+        ),
     )
+
+
+def _memo(
+    settings: Settings, metrics: Metrics, repository: PolicyRepository, grant_cache: CachedGrants
+) -> DecisionMemo | None:
+    """The decision memo over the same policies and grant cache as the decisions; None: off."""
+    if settings.memo.size <= 0:
+        return None
+    memo = DecisionMemo(
+        policies=lambda: repository.current,
+        memory=grant_cache.cache,
+        clock=utc_now,
+        observer=metrics,
+        size=settings.memo.size,
+        max_age=settings.memo.max_age,
+    )
+    metrics.registry.register(MemoCollector(memo.counts))
+    return memo
 
 
 def _extra_issuers(

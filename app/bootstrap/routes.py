@@ -11,13 +11,17 @@ from fastapi import APIRouter, FastAPI
 from app import __version__
 from app.adapters.api.ops import ops_router
 from app.adapters.api.v1.router import api_v1_router
+from app.adapters.audit_sinks.service import progress
 from app.adapters.sessions.routes import jwks_router
 from app.adapters.signin.flows import SignInFlows
 from app.adapters.signin.routes import signin_router
+from app.adapters.slack.routes import slack_router
+from app.adapters.step_up import StepUpLinks
 from app.adapters.store import audit
 from app.adapters.store.gauges import open_work
 from app.adapters.store.idempotency import RedisIdempotency
 from app.adapters.ui.router import ui_router
+from app.bootstrap.emergency import emergency_of
 from app.bootstrap.lifespan import Lifespan
 from app.bootstrap.parts import Parts, utc_now
 
@@ -40,6 +44,15 @@ def api_app(parts: Parts, *, lifespan: Lifespan, safe: Callable[[str], bool]) ->
     if parts.dev_issuer is not None:
         api.include_router(_dev_login(parts, safe))
     settings = parts.settings
+    if settings.slack.enabled:
+        links = StepUpLinks(
+            login_url=settings.server.login_url, public_url=settings.server.public_url
+        )
+        api.include_router(
+            slack_router(
+                settings.slack, approvals=parts.approvals, policies=parts.policies, links=links
+            )
+        )
     api.include_router(
         ui_router(
             server=settings.server,
@@ -51,6 +64,7 @@ def api_app(parts: Parts, *, lifespan: Lifespan, safe: Callable[[str], bool]) ->
             signals=parts.signals,
             is_safe_redirect=safe,
             clock=utc_now,
+            emergency=emergency_of(parts),
         )
     )
     return api
@@ -60,6 +74,7 @@ def _ops(parts: Parts) -> APIRouter:
     """/healthz, /readyz and /metrics (with the open-work gauges read at each scrape)."""
     redis, metrics, repository = parts.redis, parts.metrics, parts.repository
     soon = parts.settings.notify.expiry_warning
+    emergency = emergency_of(parts)
 
     async def refresh_gauges() -> None:
         applications = list(repository.current.applications)
@@ -70,6 +85,11 @@ def _ops(parts: Parts) -> APIRouter:
             expiring=work.expiring,
             active_grants=work.active_grants,
         )
+        waiting, overdue = await emergency.counts()
+        metrics.break_glass_reviews(waiting=waiting, overdue=overdue)
+        sinks = parts.settings.audit_stream.sinks
+        for sink, seen in (await progress(redis, sinks, now=utc_now)).items():
+            metrics.audit_sink_progress(sink, backlog=seen.backlog, lag=seen.lag)
 
     relying_party, notifier = parts.relying_party, parts.notifier
     return ops_router(
@@ -103,6 +123,8 @@ def _api_v1(parts: Parts) -> APIRouter:
             None if sessions is None else lambda who, actor: sessions.end_all(who, actor=actor)
         ),
         idempotency=RedisIdempotency(redis, ttl=parts.settings.retention.idempotency_ttl),
+        decision_capture=parts.settings.decisions.capture,
+        emergency=emergency_of(parts),
     )
 
 

@@ -22,7 +22,12 @@ from app.web import CountersignApp
 
 def build(settings: Settings) -> CountersignApp:
     """The whole service for one process."""
-    configure_logging(level=settings.logging.level, fmt=settings.logging.format)
+    configure_logging(
+        level=settings.logging.level,
+        fmt=settings.logging.format,
+        capture=settings.decisions.capture,
+        claims=settings.decisions.claims,
+    )
     parts = build_parts(settings)
     ours = public_host(settings.server.public_url)
 
@@ -38,6 +43,7 @@ def forward_auth(parts: Parts) -> ForwardAuth:
     settings = parts.settings
     return ForwardAuth(
         decisions=parts.decisions,
+        memo=parts.memo,
         identify=parts.authenticator(),
         signals=parts.signals,
         is_trusted_peer=parts.signals.trusted.is_trusted,

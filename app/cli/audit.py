@@ -28,9 +28,12 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from app.adapters.store import audit, local_server
 from app.adapters.store.connection import RedisConfigError, connect_for
 from app.adapters.store.keys import AUDIT_CHECKPOINT_KEY, AUDIT_HEAD_KEY, AUDIT_KEY
+from app.cli import audit_checkpoints
+from app.cli.audit_checkpoints import Anchors, CheckpointUsageError, ForgedCheckpointError
 from app.config import SettingsError, load_settings
 from app.config.settings import RedisSettings
 from app.core.approvals import EventType
+from app.core.audit_checkpoint import EVENT_TYPE as CHECKPOINT_EVENT
 
 #: A CLI reads the whole log: give Redis longer than the service's per-call timeout.
 MIN_TIMEOUT = 5.0
@@ -38,7 +41,8 @@ MIN_TIMEOUT = 5.0
 BATCH = 1000
 #: How often verify starts over when the log moved while it was being read.
 VERIFY_ATTEMPTS = 5
-EVENT_TYPES = tuple(t.value for t in EventType)
+#: Every event type, checkpoints included (their entries are written by the checkpointer).
+EVENT_TYPES = tuple(dict.fromkeys([*(t.value for t in EventType), CHECKPOINT_EVENT]))
 
 
 class RedisUnavailableError(RuntimeError):
@@ -61,10 +65,12 @@ def register(sub: Any) -> None:
         help="check that no entry was edited or deleted",
         description=(
             "Walk the chain: exit 0 when intact, 1 naming the first bad entry. When retention "
-            "trimmed the oldest entries, the kept ones verify from the retention checkpoint."
+            "trimmed the oldest entries, the kept ones verify from the retention checkpoint. "
+            "With --checkpoints, the log must also extend every signed checkpoint."
         ),
     )
     _redis_option(verify)
+    audit_checkpoints.add_options(verify)
     verify.set_defaults(handler=verify_command)
     export = actions.add_parser(
         "export",
@@ -104,14 +110,26 @@ def _redis_option(parser: argparse.ArgumentParser) -> None:
 
 
 def verify_command(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None) -> int:
-    """Print whether the chain is intact; see the module docstring for exit codes."""
-    return _with_redis(args, environ, lambda client: _verify(client, sys.stdout))
+    """Print whether the chain is intact (and extends the signed checkpoints, if given); see
+    the module docstring for exit codes."""
+    try:
+        anchors = audit_checkpoints.load_anchors(args.checkpoints, args.public_keys)
+    except CheckpointUsageError as exc:
+        print(f"countersign: {exc}", file=sys.stderr)
+        return 2
+    except ForgedCheckpointError as exc:
+        print(f"checkpoints damaged: {exc}", file=sys.stdout)
+        return 1
+    return _with_redis(args, environ, lambda client: _verify(client, sys.stdout, anchors))
 
 
-async def _verify(client: Any, out: TextIO) -> int:
+async def _verify(client: Any, out: TextIO, anchors: Anchors | None = None) -> int:
     verdict = audit.Verdict(ok=False, checked=0)
     length = 0
+    check = None
     for _ in range(VERIFY_ATTEMPTS):
+        check = anchors.check() if anchors is not None else None
+        on_page = audit_checkpoints.observer(check) if check is not None else None
         head_before = await client.get(AUDIT_HEAD_KEY)
         checkpoint_before = await client.get(AUDIT_CHECKPOINT_KEY)
         try:
@@ -121,7 +139,7 @@ async def _verify(client: Any, out: TextIO) -> int:
             return 1
         length = int(await client.xlen(AUDIT_KEY))
         try:
-            verdict = await audit.verify(client)
+            verdict = await audit.verify(client, on_page=on_page)
         except UnicodeDecodeError:
             print("audit log damaged: an entry holds bytes that are not UTF-8 text", file=out)
             return 1
@@ -132,6 +150,11 @@ async def _verify(client: Any, out: TextIO) -> int:
             and await client.get(AUDIT_CHECKPOINT_KEY) == checkpoint_before
         ):
             break
+    if verdict.ok and check is not None:
+        report = audit_checkpoints.anchored(verdict, check)
+        code, lines = audit_checkpoints.outcome(report, intact=_intact(verdict))
+        print(*lines, sep="\n", file=out)
+        return code
     if verdict.ok:
         print(f"audit log intact: {_intact(verdict)}", file=out)
         return 0

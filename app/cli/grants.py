@@ -1,4 +1,4 @@
-"""`countersign grants list|revoke`: grants through the REST API (see `requests` for the
+"""`countersign grants list|revoke|extend`: grants through the REST API (see `requests` for the
 connection options and output conventions)."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import argparse
 from typing import Any
 
 from app.adapters.api.v1.client import ApiClient
+from app.cli import break_glass
 from app.cli.requests import (
     add_paging,
     add_quiet,
@@ -15,6 +16,7 @@ from app.cli.requests import (
     emit_json,
     page_footer,
     print_ids,
+    print_request,
     table,
 )
 
@@ -34,7 +36,9 @@ def register(sub: Any) -> None:
     listing.add_argument("--mine", action="store_true", help="only your own grants")
     listing.add_argument("--application", help="only this application id")
     listing.add_argument("--user", help="only this user's grants")
-    listing.add_argument("--active", action="store_true", help="only grants in force now")
+    listing.add_argument(
+        "--active", action="store_true", help="only live grants (in force now, or upcoming)"
+    )
     add_paging(listing)
     add_quiet(listing, "only the ids, one a line")
     connection(listing, list_grants)
@@ -45,6 +49,20 @@ def register(sub: Any) -> None:
     revoke.add_argument("id", help="the grant id (grt_...)")
     revoke.add_argument("--reason", help="why, for the audit log")
     connection(revoke, revoke_grant)
+
+    extend = actions.add_parser(
+        "extend",
+        help="ask for more time on your own live grant (reviewed like a request)",
+        description="Ask to extend a grant. Prints the extension request (req_...).",
+    )
+    extend.add_argument("id", help="the grant id (grt_...)")
+    extend.add_argument(
+        "--reason", "--justification", dest="justification", help="why you need more time"
+    )
+    extend.add_argument("--duration", help="how much more, e.g. 30m, 2h or PT45M")
+    add_quiet(extend, "only the extension request's id")
+    connection(extend, extend_grant)
+    break_glass.register_actions(actions)  # break-glass, unreviewed, judge
 
 
 def list_grants(client: ApiClient, args: argparse.Namespace) -> int:
@@ -66,7 +84,7 @@ def list_grants(client: ApiClient, args: argparse.Namespace) -> int:
         [
             (
                 g["id"],
-                g["status"],
+                "upcoming" if g.get("upcoming") else g["status"],
                 g["application"],
                 g["user"],
                 g["expires_at"],
@@ -91,4 +109,17 @@ def revoke_grant(client: ApiClient, args: argparse.Namespace) -> int:
     print(
         "  ".join(clean(v, 80) for v in (grant["id"], grant["application"], grant["user"], ended))
     )
+    return 0
+
+
+def extend_grant(client: ApiClient, args: argparse.Namespace) -> int:
+    """`grants extend`: the extension request (new, or the one already open)."""
+    body = {k: getattr(args, k) for k in ("justification", "duration") if getattr(args, k)}
+    request = client.call("POST", f"{_PREFIX}/{args.id}/extend", json=body)
+    if args.json:
+        return emit_json(request)
+    if args.quiet:
+        print(clean(request["id"], 80))
+        return 0
+    print_request(request)
     return 0

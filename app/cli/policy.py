@@ -1,4 +1,5 @@
-"""`countersign policy check|explain|test|schema`: validate, question and test a policy directory.
+"""`countersign policy check|explain|test|impact|schema`: validate, question, test a policy
+directory, and replay recorded decisions through a proposed one.
 
 Exit codes: 0 all good; 1 the policies (or their tests) are wrong, with every problem printed
 one per line on stderr in the compiler's `file:line:column path: message [code]` form; 2 the
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from app.cli.policy_explain import explain_command, register_explain
+from app.cli.policy_impact import impact_command, register_impact
 from app.core.policy.codes import PolicyErrorCode
 from app.core.policy.compile import compile_policy_set
 from app.core.policy.errors import PolicyCompileError, PolicyError
@@ -53,6 +55,12 @@ def register(subparsers: Any) -> None:
     test.add_argument("dir", nargs="?", default=DEFAULT_DIR, help="policy directory")
     test.add_argument("-v", "--verbose", action="store_true", help="list passing cases too")
     test.set_defaults(handler=_guarded(test_command))
+
+    impact = sub.add_parser(
+        "impact", help="replay recorded decisions through two policy sets: who gains, who loses"
+    )
+    register_impact(impact)
+    impact.set_defaults(handler=_guarded(lambda args: impact_command(args, load_policies)))
 
     schema = sub.add_parser("schema", help="print the JSON Schema of an application file")
     schema.add_argument("--write", metavar="FILE", help="write it to FILE instead")

@@ -43,6 +43,11 @@ def register(sub: Any) -> None:
         "--reason", "--justification", dest="justification", help="why you need it (recorded)"
     )
     create.add_argument("--duration", help="how long you ask for, e.g. 30m, 2h or PT45M")
+    create.add_argument(
+        "--starts-at",
+        dest="starts_at",
+        help="a planned window's start, RFC 3339 with an offset, e.g. 2026-12-03T22:00:00Z",
+    )
     add_quiet(create, "only the id: the request's (req_...), or the grant's (grt_...) in force")
     connection(create, create_request)
 
@@ -166,7 +171,8 @@ def page_footer(page: Mapping[str, Any]) -> None:
 def create_request(client: ApiClient, args: argparse.Namespace) -> int:
     """`requests create`: the new (or still open) request, or the grant already in force."""
     body = {"application": args.application}
-    body |= {k: getattr(args, k) for k in ("justification", "duration") if getattr(args, k)}
+    wanted = ("justification", "duration", "starts_at")
+    body |= {k: getattr(args, k) for k in wanted if getattr(args, k)}
     outcome = client.call("POST", _PREFIX, json=body)
     if args.json:
         return emit_json(outcome)
@@ -181,7 +187,8 @@ def create_request(client: ApiClient, args: argparse.Namespace) -> int:
     elif outcome.get("grant") is not None:
         grant = outcome["grant"]
         verb = "granted" if outcome["created"] else "you already have access"
-        print(f"{verb}: {clean(grant['application'])} until {clean(grant['expires_at'])}")
+        since = f" from {clean(grant['starts_at'])}" if grant.get("upcoming") else ""
+        print(f"{verb}: {clean(grant['application'])}{since} until {clean(grant['expires_at'])}")
     return 0
 
 
@@ -259,7 +266,7 @@ def print_request(request: Mapping[str, Any]) -> None:
     """One request as labelled lines, then its reviews."""
     requester = request["requester"]
     wanted = request.get("requested_duration")
-    fields = (
+    fields: tuple[tuple[str, object], ...] = (
         ("id", request["id"]),
         ("status", request["status"]),
         ("application", request["application"]),
@@ -272,6 +279,18 @@ def print_request(request: Mapping[str, Any]) -> None:
         ("expires", request["expires_at"]),
         ("resolved", request["resolved_at"]),
         ("grant", request["grant_id"]),
+    )
+    # A planned window's start and the grant an extension lengthens, when there are any.
+    fields += tuple(
+        (label, request[key])
+        for label, key in (("starts", "starts_at"), ("extends", "extends"))
+        if request.get(key)
+    )
+    escalation = request.get("escalation") or {}  # a policy with fallback approvers
+    fields += tuple(
+        (label, escalation[key])
+        for label, key in (("escalates", "escalates_at"), ("escalated", "escalated_at"))
+        if escalation.get(key)
     )
     for label, value in fields:
         print(f"{label:<14}{clean(value, 200)}")

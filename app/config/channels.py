@@ -3,7 +3,8 @@
 ```yaml
 notifications:
   - {name: ops, kind: webhook, url: https://hooks.example.com/cs, secret_env: OPS_HOOK_SECRET}
-  - {name: sre, kind: slack, url_file: /run/secrets/slack-url, applications: [grafana]}
+  - {name: sre, kind: slack, url_file: /run/secrets/slack-url, applications: [grafana],
+     interactive: true}
   - {name: mail, kind: smtp, host: smtp.example.com, from: cs@example.com,
      password_file: /run/secrets/smtp, username: cs, notify_requester: true}
 ```
@@ -61,10 +62,13 @@ class WebhookChannel(_Channel):
 
 
 class SlackChannel(_Channel):
-    """A Slack incoming webhook, whose URL is its credential (hence secret)."""
+    """A Slack incoming webhook, whose URL is its credential (hence secret). `interactive`:
+    messages for approvers carry Approve/Deny buttons (the webhook's Slack app sends its
+    interactions to Countersign, see COUNTERSIGN_SLACK_SIGNING_SECRET)."""
 
     kind: Literal[ChannelKind.SLACK] = ChannelKind.SLACK
     url: SecretStr
+    interactive: bool = False
 
 
 class SmtpChannel(_Channel):
@@ -210,7 +214,7 @@ def _slack(entry: _Entry) -> dict[str, Any]:
             values.receiver_url(url.get_secret_value())
         except BadValueError as error:
             entry.bad("url", str(error))
-    return {"url": url}
+    return {"url": url, "interactive": bool(entry.field("interactive", values.boolean))}
 
 
 def _smtp(entry: _Entry) -> dict[str, Any]:
@@ -253,7 +257,7 @@ _KINDS: dict[ChannelKind, _Kind] = {
     ChannelKind.WEBHOOK: _Kind(
         WebhookChannel, ("url", "secret", "secret_env", "secret_file"), _webhook
     ),
-    ChannelKind.SLACK: _Kind(SlackChannel, ("url", "url_env", "url_file"), _slack),
+    ChannelKind.SLACK: _Kind(SlackChannel, ("url", "url_env", "url_file", "interactive"), _slack),
     ChannelKind.SMTP: _Kind(
         SmtpChannel,
         (

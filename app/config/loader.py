@@ -23,7 +23,8 @@ from app.config.issuers import CLAIM_KEYS, ClaimNames
 from app.config.service_tokens import file_service_tokens
 from app.config.sessions import oidc
 from app.config.settings import Settings
-from app.config.spec import ALL_KEYS, BY_KEY, PREFIX, SPECS
+from app.config.spec import ALL_KEYS, BY_KEY, SPECS
+from app.config.spec_base import PREFIX
 
 
 class _YamlLoader(yaml.SafeLoader):

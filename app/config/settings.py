@@ -14,11 +14,16 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from app.config import values
+from app.config.audit_checkpoints import AuditCheckpointSettings
+from app.config.audit_sinks import AuditStreamSettings
 from app.config.channels import ChannelSettings
+from app.config.decisions import DecisionRecordSettings
 from app.config.errors import BadValueError
 from app.config.issuers import ClaimNames, IssuerSettings
+from app.config.memo import DecisionMemoSettings
 from app.config.service_tokens import ServiceTokenSettings
 from app.config.sessions import OidcSettings, SessionSettings
+from app.config.slack import SlackSettings
 from app.config.values import Network
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -209,6 +214,16 @@ class Settings(BaseModel):
     signin: OidcSettings | None
     signals: SignalSettings
     notify: NotifySettings
+    #: What a decision record holds and where the service captures them.
+    decisions: DecisionRecordSettings
+    #: Forward-auth decisions remembered while they provably hold (docs/adr/0012).
+    memo: DecisionMemoSettings
+    #: Approving from Slack (off unless COUNTERSIGN_SLACK_SIGNING_SECRET is set).
+    slack: SlackSettings
+    #: Where each audit entry is also delivered (none unless COUNTERSIGN_AUDIT_SINKS is set).
+    audit_stream: AuditStreamSettings
+    #: Signed audit checkpoints (off unless COUNTERSIGN_AUDIT_CHECKPOINT_KEY_FILE is set).
+    audit_checkpoints: AuditCheckpointSettings
     dev: DevSettings
     client: ClientSettings
     #: The YAML file named by COUNTERSIGN_CONFIG, if any.

@@ -6,42 +6,20 @@ A setting's variable is `COUNTERSIGN_` + its key in upper case; its config-file 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any
-
 from app.config import values as v
-from app.config.issuers import algorithms
-from app.config.sessions import assertion_ttl, scopes
+from app.config.audit_checkpoints import AUDIT_CHECKPOINT_SPECS
+from app.config.audit_sinks import AUDIT_SINK_SPECS
+from app.config.decisions import DECISION_SPECS
+from app.config.memo import MEMO_SPECS
 from app.config.settings import durability
-
-PREFIX = "COUNTERSIGN_"
-
-
-@dataclass(frozen=True, slots=True)
-class Spec:
-    """One setting."""
-
-    key: str
-    default: str | None
-    description: str
-    parse: Callable[[object], Any]
-    #: What SETTINGS_DOC shows when the default is derived from another setting.
-    shown: str | None = None
-    #: `group.field` of Settings it fills; None for the parts of a composite (issuer
-    #: shorthand, claim names, OIDC), which the loader puts together.
-    at: str | None = None
-
-
-def _in(group: str, *specs: Spec, strip: str = "") -> tuple[Spec, ...]:
-    """`specs` filling fields of `group`, each named by its key without `strip`."""
-    return tuple(replace(s, at=s.at or f"{group}.{s.key.removeprefix(strip)}") for s in specs)
-
+from app.config.slack import SLACK_SPECS
+from app.config.spec_access import ACCESS_SPECS
+from app.config.spec_base import PREFIX, Spec, grouped
 
 _duration = v.duration()
 
 SPECS: tuple[Spec, ...] = (
-    *_in(
+    *grouped(
         "server",
         Spec("host", "127.0.0.1", "Address the HTTP server binds to.", v.text),
         Spec("port", "8080", "TCP port of the HTTP server.", v.integer(1, 65535)),
@@ -76,14 +54,14 @@ SPECS: tuple[Spec, ...] = (
         ),
         Spec("data_dir", "var", "Directory for local state (embedded Redis, dev key).", v.path),
     ),
-    *_in(
+    *grouped(
         "policy",
         Spec("policy_dir", "policy_rules", "Directory holding the policy files.", v.path),
         Spec("policy_reload", "true", "Reload policies when their files change.", v.boolean),
         Spec("policy_reload_interval", "2s", "How often policy files are checked.", _duration),
         strip="policy_",
     ),
-    *_in(
+    *grouped(
         "redis",
         Spec(
             "redis_url",
@@ -120,7 +98,7 @@ SPECS: tuple[Spec, ...] = (
         ),
         strip="redis_",
     ),
-    *_in(
+    *grouped(
         "retention",
         Spec(
             "idempotency_ttl",
@@ -147,7 +125,7 @@ SPECS: tuple[Spec, ...] = (
             _duration,
         ),
     ),
-    *_in(
+    *grouped(
         "signals",
         Spec(
             "trusted_proxies",
@@ -188,136 +166,8 @@ SPECS: tuple[Spec, ...] = (
     ),
     Spec("jwks_url", None, "JWKS URL of ISSUER (https; http only on loopback).", v.key_url),
     Spec("jwt_key_file", None, "PEM public key of ISSUER, instead of JWKS_URL.", v.path),
-    *_in(
-        "identity",
-        Spec(
-            "jwt_algorithms",
-            "RS256,ES256,EdDSA",
-            "Accepted signature algorithms; none and HS* are refused.",
-            algorithms,
-        ),
-        Spec(
-            "jwt_leeway",
-            "30s",
-            "Clock skew allowed on exp and nbf ('0s' for none).",
-            v.duration(allow_zero=True),
-        ),
-        Spec(
-            "jwks_refresh_interval",
-            "30s",
-            "Least time between JWKS fetches caused by an unknown kid.",
-            _duration,
-        ),
-        Spec("jwks_cache_ttl", "10m", "How long fetched keys count as fresh.", _duration),
-        Spec(
-            "token_cache_ttl",
-            "5m",
-            "How long a verified token is remembered (never past its exp).",
-            _duration,
-        ),
-        Spec(
-            "token_cache_size",
-            "10000",
-            "Verified tokens kept (0 disables).",
-            v.integer(0, 1_000_000),
-        ),
-        Spec("max_token_bytes", "16384", "Longest token accepted.", v.integer(1024, 1_048_576)),
-        Spec(
-            "cookie_name",
-            "countersign_session",
-            "Session cookie holding the token.",
-            v.cookie_name,
-        ),
-        Spec(
-            "assertion_header",
-            None,
-            "Header carrying a token from an upstream identity proxy.",
-            v.header,
-        ),
-        strip="jwt_",
-    ),
-    # Claim names: put together into identity.claims (and the defaults of each issuer's).
-    Spec("claim_email", "email", "Claim holding the email address.", v.text),
-    Spec("claim_groups", "groups", "Claim holding the groups (list or comma string).", v.text),
-    Spec("claim_amr", "amr", "Claim holding the authentication methods.", v.text),
-    Spec("claim_device_managed", "device_managed", "Boolean claim: managed device.", v.text),
-    Spec("claim_device_tags", "device_tags", "List claim: device posture tags.", v.text),
-    *_in(
-        "access",
-        Spec(
-            "admin_groups",
-            "countersign-admins",
-            "Comma list of groups whose members administer Countersign (API, revocations).",
-            v.text_list,
-        ),
-    ),
-    *_in(
-        "sessions",
-        Spec("cookie_domain", None, "Domain attribute of the session cookie.", v.cookie_domain),
-        Spec(
-            "session_key_file",
-            None,
-            "Comma list of PEM EC P-256 private keys signing sessions: the first signs, all "
-            "verify.",
-            v.paths,
-            "unset (dev: DATA_DIR/dev/session-key.pem)",
-        ),
-        Spec(
-            "session_ttl",
-            "12h",
-            "Absolute lifetime of a Countersign session (never extended).",
-            _duration,
-        ),
-        Spec(
-            "assertion_ttl",
-            "5m",
-            "Lifetime of the X-Countersign-Assertion JWT on allow answers (10s to 1h).",
-            assertion_ttl,
-        ),
-        strip="session_",
-    ),
-    # Sign-in through an OpenID provider: put together into `signin`.
-    Spec(
-        "oidc_issuer",
-        None,
-        "Issuer URL of the OpenID provider people sign in with (https; http only on "
-        "loopback); unset turns OIDC sign-in off.",
-        v.issuer_url,
-    ),
-    Spec(
-        "oidc_client_id",
-        None,
-        "Client id registered at the provider; needed with OIDC_ISSUER.",
-        v.text,
-    ),
-    Spec(
-        "oidc_client_secret",
-        None,
-        "Client secret (secret; use OIDC_CLIENT_SECRET_FILE); unset makes a public client "
-        "(PKCE only).",
-        v.secret,
-    ),
-    Spec("oidc_scopes", "openid email profile", "Scopes asked for; must include openid.", scopes),
-    Spec("oidc_groups_claim", "groups", "Claim holding the groups at the provider.", v.text),
-    Spec(
-        "oidc_groups_from",
-        "id_token",
-        "Where groups are read: id_token or userinfo.",
-        v.choice("id_token", "userinfo"),
-    ),
-    Spec(
-        "oidc_acr_values",
-        None,
-        "acr_values asked for (and required in the ID token) when a step-up sign-in asks for MFA.",
-        v.text,
-    ),
-    Spec(
-        "oidc_algorithms",
-        "RS256,ES256,EdDSA",
-        "ID token signature algorithms accepted; none and HS* are refused.",
-        algorithms,
-    ),
-    *_in(
+    *ACCESS_SPECS,
+    *grouped(
         "dev",
         Spec(
             "dev",
@@ -329,7 +179,7 @@ SPECS: tuple[Spec, ...] = (
         Spec("dev_users", None, "Users of the dev login.", v.path, "POLICY_DIR/dev-users.yaml"),
         strip="dev_",
     ),
-    *_in(
+    *grouped(
         "logging",
         Spec(
             "log_level",
@@ -340,7 +190,9 @@ SPECS: tuple[Spec, ...] = (
         Spec("log_format", "json", "json or console.", v.choice("json", "console")),
         strip="log_",
     ),
-    *_in(
+    *grouped("decisions", *(Spec(*row) for row in DECISION_SPECS), strip="decision_"),
+    *grouped("memo", *(Spec(*row) for row in MEMO_SPECS), strip="decision_memo_"),
+    *grouped(
         "client",
         Spec(
             "api_url",
@@ -356,7 +208,7 @@ SPECS: tuple[Spec, ...] = (
             v.secret,
         ),
     ),
-    *_in(
+    *grouped(
         "notify",
         Spec(
             "notify_max_attempts",
@@ -377,6 +229,9 @@ SPECS: tuple[Spec, ...] = (
         ),
         strip="notify_",
     ),
+    *grouped("slack", *(Spec(*row) for row in SLACK_SPECS), strip="slack_"),
+    *grouped("audit_stream", *(Spec(*row) for row in AUDIT_SINK_SPECS), strip="audit_"),
+    *(Spec(*row) for row in AUDIT_CHECKPOINT_SPECS),  # rows name their own field
 )
 BY_KEY = {spec.key: spec for spec in SPECS}
 #: Keys of the config file that are sections, not settings.

@@ -25,10 +25,12 @@ class GrantState:
     """What the grant store knows for one person, application and policy, fetched before
     evaluation for the policy that matched.
 
-    A grant or justified session counts iff `now < expires_at`; an expired one is still
-    reported so the decision can say `grant-expired`. `policy` is the fingerprint of the policy
-    the state was read for (the store always sets it); a state read for another policy than the
-    one that matched counts as nothing. None is for sources that know only one policy (samples).
+    A grant or justified session counts iff `now < expires_at`, and a grant for a planned
+    window only from `grant_starts_at` on (None: from its issue); an expired one is still
+    reported so the decision can say `grant-expired`, an upcoming one `grant-upcoming`.
+    `policy` is the fingerprint of the policy the state was read for (the store always sets
+    it); a state read for another policy than the one that matched counts as nothing. None is
+    for sources that know only one policy (samples).
     """
 
     grant_expires_at: datetime | None = None
@@ -36,6 +38,7 @@ class GrantState:
     justified_until: datetime | None = None
     pending_request_id: str | None = None
     policy: str | None = None
+    grant_starts_at: datetime | None = None
 
 
 NO_GRANTS = GrantState()

@@ -45,6 +45,8 @@ class Reason(StrEnum):
     GRANT_ACTIVE = "grant-active"
     GRANT_EXPIRED = "grant-expired"
     GRANT_MISSING = "grant-missing"
+    #: An approved window that has not begun yet (`starts_at` is still ahead).
+    GRANT_UPCOMING = "grant-upcoming"
     REQUEST_PENDING = "request-pending"
     APPROVAL_REQUIRED = "approval-required"
     JUSTIFICATION_REQUIRED = "justification-required"

@@ -8,23 +8,25 @@ the rule the pages use too). A person is (issuer, subject): "mine", "my own requ
 own grant" compare that, never the e-mail.
 
 The parts live by responsibility: asking (`asking`), reviewing, cancelling and revoking
-(`resolving`), reading and listing (`reading`); storage is reached only through the ports
-(services.ports: WorkflowStore, Listings), which own keys, indexes and cursors.
+(`resolving`), extending a grant (`extending`), reading and listing (`reading`); storage is
+reached only through the ports (services.ports: WorkflowStore, Listings), which own keys,
+indexes and cursors.
 """
 
 from __future__ import annotations
 
 from app.core import approvals as core
 from app.services.asking import AccessOutcome, Asking
+from app.services.extending import Extending
 from app.services.ports import Page
 from app.services.reading import Reading
-from app.services.resolving import TOKEN_ISSUER, Resolving
+from app.services.resolving import TOKEN_ISSUER
 from app.services.workflow import announce, new_id
 
 __all__ = ["TOKEN_ISSUER", "AccessOutcome", "ApprovalService", "Page", "announce", "new_id"]
 
 
-class ApprovalService(Asking, Resolving, Reading):
+class ApprovalService(Asking, Extending, Reading):
     """One per process; holds no state of its own. Built with `policies` (the current policy
     set), `store` (a WorkflowStore), `listings` (Listings) and `clock`."""
 

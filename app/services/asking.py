@@ -14,12 +14,16 @@ from datetime import datetime, timedelta
 from app.core import approvals as core
 from app.core.approvals import (
     AccessRequest,
+    ApprovalError,
+    ErrorCode,
     Grant,
     GrantTransition,
     Person,
     RequestTransition,
     Scope,
 )
+from app.core.approvals.escalation import schedule
+from app.core.approvals.windows import plan
 from app.core.context import AccessContext
 from app.core.policy.evaluate import first_match
 from app.core.policy.model import Action, Application, Policy
@@ -50,11 +54,14 @@ class Asking(Workflow):
         context: AccessContext,
         justification: str | None,
         duration: timedelta | None,
+        starts_at: datetime | None = None,
     ) -> AccessOutcome:
-        """Ask for access to `application` as the signed-in person, judged in `context`.
+        """Ask for access to `application` as the signed-in person, judged in `context`,
+        from now on or (`starts_at`) for a planned window later (core.approvals.windows).
 
         One open request and one grant in force per (person, application, policy): asking
-        again returns the open request, or the grant when one is in force.
+        again returns the open request, or the grant when one is in force (an upcoming one
+        included).
         """
         person = principal.human()
         now = self._clock()
@@ -63,6 +70,8 @@ class Asking(Workflow):
         # The requester is always the caller, whatever identity the context came with.
         requester = core.Requester.from_context(dataclasses.replace(context, identity=person))
         if policy.approval is None:
+            if starts_at is not None:  # a reason opens access now; there is nothing to plan
+                raise ApprovalError(ErrorCode.POLICY_NEEDS_NO_APPROVAL, policy.name)
             grant_id = new_id("grt")
 
             def justify(current: Grant | None) -> GrantTransition:
@@ -83,6 +92,7 @@ class Asking(Workflow):
             return AccessOutcome(grant=opened.grant, created=opened.changed)
 
         request_id = new_id("req")
+        approval = policy.approval
 
         def step(existing: AccessRequest | None, active: Grant | None) -> RequestTransition | Grant:
             held = core.in_force(active, scope, now)
@@ -91,7 +101,7 @@ class Asking(Workflow):
             reused = core.reuse_open(existing, now)
             if reused is not None:
                 return RequestTransition(reused, ())
-            return core.submit(
+            submitted = core.submit(
                 request_id=request_id,
                 application=app.id,
                 policy=policy,
@@ -100,6 +110,8 @@ class Asking(Workflow):
                 requested_duration=duration,
                 now=now,
             )
+            planned = plan(submitted, starts_at=starts_at, approval=approval, now=now)
+            return schedule(planned, approval)  # escalate_after, if the policy sets it
 
         result = await self._store.open_request(person=who, scope=scope, step=step)
         if isinstance(result, Grant):

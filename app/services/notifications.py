@@ -96,5 +96,5 @@ class NotificationPlanner:
         )
         policy_name = request.policy if request else grant.policy if grant else None
         policy = app.policy_named(policy_name) if app and policy_name else None
-        approvers = approver_emails(policy.approval if policy else None)
+        approvers = approver_emails(policy.approval if policy else None, topic=trigger.topic)
         return Plan(notice, route(notice, self._routes, approvers=approvers), trigger.order_key)

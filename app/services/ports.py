@@ -183,6 +183,20 @@ class WorkflowStore(Protocol):
         """Apply `step` to a stored grant; LookupError if there is none."""
         ...
 
+    async def open_extension(
+        self, grant_id: str, step: Callable[[AccessRequest | None, Grant], RequestTransition]
+    ) -> RequestTransition:
+        """Ask to extend a grant (or answer with its open extension request); LookupError if
+        there is no such grant."""
+        ...
+
+    async def update_extension(
+        self, request_id: str, step: Callable[[AccessRequest, Grant], RequestTransition]
+    ) -> RequestTransition:
+        """Apply `step` to an extension request and the grant it extends, atomically;
+        LookupError if either is gone."""
+        ...
+
 
 class AuditTrail(Protocol):
     """The audit log, for events that change no request or grant (policy loads, admin actions):

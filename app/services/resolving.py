@@ -21,6 +21,7 @@ from app.core.approvals import (
     ReviewDecision,
 )
 from app.core.approvals.visibility import may_revoke_as_approver, oversees
+from app.core.approvals.windows import in_window
 from app.core.context import Identity
 from app.services.principal import Principal
 from app.services.workflow import Workflow, announce, new_id, onlooker
@@ -67,16 +68,19 @@ class Resolving(Workflow):
         def step(current: AccessRequest) -> RequestTransition:
             if current.status is RequestStatus.PENDING and now >= current.expires_at:
                 return core.expire_request(current, now=now)
-            return core.review(
-                current,
-                reviewer=person,
-                decision=decision,
-                policy=policy,
+            return in_window(
+                core.review(
+                    current,
+                    reviewer=person,
+                    decision=decision,
+                    policy=policy,
+                    now=now,
+                    grant_id=grant_id,
+                    duration=duration,
+                    comment=comment,
+                    acting_token=principal.token,
+                ),
                 now=now,
-                grant_id=grant_id,
-                duration=duration,
-                comment=comment,
-                acting_token=principal.token,
             )
 
         result = await self._store.update_request(request.id, step)

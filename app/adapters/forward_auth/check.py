@@ -4,7 +4,9 @@ decide → answer, and one decision log line.
 A transport (the raw ASGI handler for nginx/Traefik/Caddy/Envoy HTTP, the gRPC servicer for
 Envoy's ext_authz) turns what its proxy sent into a CheckRequest and writes the Answer back;
 everything in between is here, once. Every failure before the decision is a 400 and never a
-decision; every failure of the decision itself is the DecisionService's to fail closed.
+decision; every failure of the decision itself is the DecisionService's to fail closed. The
+decision may come from the decision memo (memo.py, docs/adr/0012) when the policy lets it
+depend on the identity and the application alone; every other step runs for every check.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from time import perf_counter
+
+import structlog
 
 from app.adapters.forward_auth.answers import (
     BAD_REQUEST,
@@ -28,6 +32,7 @@ from app.adapters.forward_auth.assertion import Assertions
 from app.adapters.forward_auth.deny_page import PLAIN_DENY, DenyPage
 from app.adapters.forward_auth.flavours.base import Flavour, Target
 from app.adapters.forward_auth.identity_headers import encoded_identity
+from app.adapters.forward_auth.memo import DecisionMemo
 from app.adapters.forward_auth.original import (
     BadProxyRequestError,
     OriginalRequest,
@@ -40,6 +45,8 @@ from app.core.context import AccessContext, Identity, build_access_context
 from app.core.decision import Decision, Effect
 from app.services.decide import DecisionService
 from app.services.ports import Identify, ReadSignals
+
+log = structlog.get_logger("countersign.decision_memo")
 
 #: Headers whose repetition makes the original request ambiguous.
 SINGLE = frozenset(
@@ -117,6 +124,8 @@ class Checker:
     assertions: Assertions | None = None
     #: The refusal page for denied browsers; None answers them like API clients.
     deny_page: DenyPage | None = None
+    #: Decisions reused while they provably hold (docs/adr/0012); None decides every time.
+    memo: DecisionMemo | None = None
 
     async def check(self, flavour: Flavour, request: CheckRequest, started: float) -> Answer:
         """The whole pipeline; `started` is when the transport received the check."""
@@ -138,7 +147,7 @@ class Checker:
             signals=signals,
             user_agent=headers.get("user-agent", ""),
         )
-        decision = await self.decisions.decide(context)
+        decision = await self._decide(context)
         if request.page:
             answer = self._page(decision, identity, original, headers)
         else:
@@ -155,6 +164,26 @@ class Checker:
             page=request.page,
         )
         return answer
+
+    async def _decide(self, context: AccessContext) -> Decision:
+        """The remembered decision when the memo has one that holds, else a new one (which
+        the memo keeps if it may). A memo that fails is skipped: the decision is then made."""
+        memo = self.memo
+        if memo is None:
+            return await self.decisions.decide(context)
+        try:
+            known = memo.recall(context)
+        except Exception:  # the memo is an optimisation: never a reason not to decide
+            log.exception("decision_memo_failed")
+            known = None
+        if known is not None:
+            return known
+        decision = await self.decisions.decide(context)
+        try:
+            memo.remember(context, decision)
+        except Exception:
+            log.exception("decision_memo_failed")
+        return decision
 
     def _answer(
         self,
@@ -235,7 +264,6 @@ def _log(
     started: float,
     page: bool = False,
 ) -> None:
-    identity = context.identity
     decision_log.info(
         # nginx's second call for the refusal page: the same decision, logged apart.
         "deny_page_served" if page else "decision_made",
@@ -245,8 +273,8 @@ def _log(
             "method": original.method,
             "host": original.host,
             "path": original.path,
-            "client_ip": str(context.client_ip) if context.client_ip else None,
-            "user": identity.user if identity else None,
+            # Every input the core judged (docs/adr/0013), so the line can be replayed.
+            **decision_log.inputs(context),
             "application": decision.application,
             "policy": decision.policy,
             "effect": decision.effect.value,

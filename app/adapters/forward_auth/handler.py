@@ -24,6 +24,7 @@ from app.adapters.forward_auth.check import (
 )
 from app.adapters.forward_auth.deny_page import DenyPage
 from app.adapters.forward_auth.flavours import NGINX_PAGE_PATH, http_flavour_for
+from app.adapters.forward_auth.memo import DecisionMemo
 from app.adapters.forward_auth.original import BadProxyRequestError
 from app.services.decide import DecisionService
 from app.services.ports import Identify, ReadSignals
@@ -48,6 +49,7 @@ class ForwardAuth:
         targets: Targets,
         assertions: Assertions | None = None,
         deny_page: DenyPage | None = None,
+        memo: DecisionMemo | None = None,
     ) -> None:
         self.checker = Checker(
             decisions=decisions,
@@ -57,6 +59,7 @@ class ForwardAuth:
             targets=targets,
             assertions=assertions,
             deny_page=deny_page,
+            memo=memo,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -14,6 +14,8 @@ from app.adapters.notify.hooks import http_client
 from app.adapters.notify.options import WorkerOptions
 from app.adapters.notify.senders import build_senders
 from app.adapters.notify.worker import NotificationWorker, NotifyObserver
+from app.adapters.slack.sender import interactive_senders
+from app.adapters.step_up import StepUpLinks
 from app.adapters.store.connection import connect_for
 from app.adapters.store.redis_workflow import RedisWorkflowStore
 from app.config.settings import NotifySettings, RedisSettings, RetentionSettings
@@ -80,6 +82,7 @@ def build_notifier(
     policies: Callable[[], PolicySet],
     clock: Callable[[], datetime],
     observer: NotifyObserver | None = None,
+    login_url: str | None = None,
 ) -> Notifier | None:
     """The notifier of one process, or None without channels."""
     if not settings.channels or redis.url is None:
@@ -99,7 +102,17 @@ def build_notifier(
         client=client,
         planner=planner,
         senders=build_senders(
-            settings.channels, client=http, timeout=settings.timeout.total_seconds()
+            settings.channels,
+            client=http,
+            timeout=settings.timeout.total_seconds(),
+            interactive=interactive_senders(
+                http,
+                records=store,
+                policies=policies,
+                links=StepUpLinks(
+                    login_url=login_url or f"{public_url.rstrip('/')}/login", public_url=public_url
+                ),
+            ),
         ),
         requests=store,
         clock=clock,

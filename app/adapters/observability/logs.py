@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Collection
+from pathlib import Path
 from typing import Any
 
 import orjson
 import structlog
 
+from app.adapters.observability.capture import CaptureFile
 from app.adapters.observability.decision_log import decision_log
 from app.adapters.observability.lines import BufferedLines, Timestamp
 from app.adapters.observability.redaction import redact
@@ -22,8 +25,15 @@ def _factory(logger: BufferedLines) -> Any:
     return make
 
 
-def configure_logging(*, level: str = "info", fmt: str = "json") -> None:
-    """Set up structlog for the process: JSON lines on stdout (or a console renderer)."""
+def configure_logging(
+    *,
+    level: str = "info",
+    fmt: str = "json",
+    capture: Path | None = None,
+    claims: Collection[str] = (),
+) -> None:
+    """Set up structlog for the process: JSON lines on stdout (or a console renderer); every
+    decision also appended to `capture` when set, records carrying the claims in `claims`."""
     json_lines = fmt == "json"
     min_level = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     lines = BufferedLines() if json_lines else None
@@ -46,7 +56,12 @@ def configure_logging(*, level: str = "info", fmt: str = "json") -> None:
         ),
         cache_logger_on_first_use=True,
     )
-    decision_log.configure(lines, min_level=min_level)
+    decision_log.configure(
+        lines,
+        min_level=min_level,
+        capture=CaptureFile(capture) if capture is not None else None,
+        claims=claims,
+    )
 
 
 def _is_terminal(stream: Any) -> bool:

@@ -104,6 +104,46 @@ class Metrics:
             ["application"],
             registry=self.registry,
         )
+        self.audit_sink_entries = Counter(
+            "countersign_audit_sink_delivered_total",
+            "Audit entries a sink acknowledged, by sink (this replica's deliveries)",
+            ["sink"],
+            registry=self.registry,
+        )
+        self.audit_sink_failures = Counter(
+            "countersign_audit_sink_failures_total",
+            "Failed deliveries to an audit sink, by sink (retried from the same entry)",
+            ["sink"],
+            registry=self.registry,
+        )
+        self.audit_sink_gaps = Counter(
+            "countersign_audit_sink_gaps_total",
+            "Times a sink's next entries were gone from the log before it had them",
+            ["sink"],
+            registry=self.registry,
+        )
+        self.audit_sink_backlog = Gauge(
+            "countersign_audit_sink_backlog",
+            "Audit entries not yet acknowledged by the sink (read from Redis at scrape)",
+            ["sink"],
+            registry=self.registry,
+        )
+        self.audit_sink_lag = Gauge(
+            "countersign_audit_sink_lag_seconds",
+            "Age of the oldest audit entry the sink has not acknowledged (0: none waits)",
+            ["sink"],
+            registry=self.registry,
+        )
+        self.break_glass_unreviewed = Gauge(
+            "countersign_break_glass_unreviewed",
+            "Break-glass uses awaiting their after-the-fact review (read from Redis at scrape)",
+            registry=self.registry,
+        )
+        self.break_glass_overdue = Gauge(
+            "countersign_break_glass_review_overdue",
+            "Break-glass uses past review_within without a review (read from Redis at scrape)",
+            registry=self.registry,
+        )
         self._children: dict[tuple[str, str], Counter] = {}
 
     def decided(self, decision: Decision, *, seconds: float) -> None:
@@ -169,6 +209,28 @@ class Metrics:
             gauge.clear()
             for app in sorted(apps):
                 gauge.labels(app).set(counts.get(app, 0))
+
+    def break_glass_reviews(self, *, waiting: int, overdue: int) -> None:
+        """Set the break-glass review gauges (the same on every replica: read from Redis)."""
+        self.break_glass_unreviewed.set(waiting)
+        self.break_glass_overdue.set(overdue)
+
+    def audit_sink_delivered(self, sink: str, entries: int) -> None:
+        """Count audit entries a sink acknowledged."""
+        self.audit_sink_entries.labels(sink).inc(entries)
+
+    def audit_sink_failed(self, sink: str) -> None:
+        """Count a failed delivery to an audit sink."""
+        self.audit_sink_failures.labels(sink).inc()
+
+    def audit_sink_gap(self, sink: str) -> None:
+        """Count entries found gone before a sink had them."""
+        self.audit_sink_gaps.labels(sink).inc()
+
+    def audit_sink_progress(self, sink: str, *, backlog: int, lag: float) -> None:
+        """Set a sink's backlog and lag gauges."""
+        self.audit_sink_backlog.labels(sink).set(backlog)
+        self.audit_sink_lag.labels(sink).set(lag)
 
     def watch_grant_cache(self, counts: GrantCacheCounts) -> None:
         """Expose the grant cache's counts, read at each scrape (the hot path only adds 1)."""

@@ -33,6 +33,8 @@ NOT_BEFORE_KEY = f"{PREFIX}:sessions:not-before"
 #: person tag → until (not-before plus TTL and leeway), to trim NOT_BEFORE_KEY
 NOT_BEFORE_UNTIL_KEY = f"{PREFIX}:sessions:not-before:until"
 _TRIM_BATCH = 500
+#: How long stopping waits for the subscription to close before dropping its connection.
+INTERRUPT_WAIT = 1.0
 # Drops not-before entries past their `until` atomically: a revoke racing the trim keeps its
 # fresh entry, because both keys change in one script.
 _TRIM_NOT_BEFORE = """
@@ -116,6 +118,7 @@ class SessionRevocations:
         self._live = False
         self._changed = asyncio.Condition()
         self._pubsub: Any = None
+        self._connection: Any = None
         #: Counters for metrics and tests.
         self.redis_checks = 0
         self.reloads = 0
@@ -214,9 +217,17 @@ class SessionRevocations:
         """Drop the subscription's connection so a read in progress ends at once; call it after
         cancelling `run()` (a read would otherwise hold the cancellation until its timeout)."""
         pubsub = self._pubsub
-        if pubsub is not None:
-            with contextlib.suppress(Exception):
+        if pubsub is None:
+            return
+        # The connection itself as well: a read that redis-py retried holds it after `aclose()`
+        # has let it go, and the lock `aclose()` takes may be held by that read.
+        connection = self._connection
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(INTERRUPT_WAIT):
                 await pubsub.aclose()
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.disconnect(nowait=True)
 
     async def wait_for(self, predicate: Callable[[], bool]) -> None:
         """Wait until `predicate()` holds; it is re-checked whenever the local state changes
@@ -228,6 +239,7 @@ class SessionRevocations:
         pubsub = self._pubsub = self._client.pubsub()
         try:
             await pubsub.subscribe(CHANNEL)
+            self._connection = pubsub.connection
             while True:  # the subscription is confirmed before anything is loaded
                 message = await pubsub.get_message(timeout=self._idle_ping)
                 _raise_if_cancelled()

@@ -14,7 +14,7 @@ import dataclasses
 import hashlib
 import json
 import re
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -185,10 +185,14 @@ def broken_link(prev: str, rows: Iterable[Row], *, checkpoint: bool = False) -> 
     return None
 
 
-async def verify(client: Any, *, batch: int = 1000) -> Verdict:
+async def verify(
+    client: Any, *, batch: int = 1000, on_page: Callable[[int, list[Row]], None] | None = None
+) -> Verdict:
     """Walk the chain from the retention checkpoint (else from the genesis): each `prev` must
     be the previous `hash` (the first kept entry's, the checkpoint's), each `hash` must match
-    its content, and the newest hash and the count (trimmed plus kept) must match the head."""
+    its content, and the newest hash and the count (trimmed plus kept) must match the head.
+    `on_page` sees each page once it chains, with the count of the entries before it (signed
+    checkpoints are matched against the walk this way, ADR 0018)."""
     try:
         checkpoint, first = await start_of_log(client, batch=batch)
     except CheckpointError:
@@ -207,6 +211,8 @@ async def verify(client: Any, *, batch: int = 1000) -> Verdict:
             return dataclasses.replace(
                 damage, checked=checked + damage.checked, checkpoint=checkpoint
             )
+        if on_page is not None:
+            on_page(trimmed + checked, page)
         prev, checked, last_id = page[-1][1]["hash"], checked + len(page), page[-1][0]
     head = Head.parse(await client.get(AUDIT_HEAD_KEY))
     if head.hash != prev or head.count != trimmed + checked:

@@ -36,6 +36,12 @@ REQUESTS_INDEX = f"{PREFIX}:idx:requests"
 ACTIVE_GRANTS_INDEX = f"{PREFIX}:idx:grants:active"
 #: grant id → starts_at, every grant (listing, retention)
 GRANTS_INDEX = f"{PREFIX}:idx:grants"
+#: request id → when it escalates, for PENDING requests not yet escalated (ADR 0016)
+ESCALATION_INDEX = f"{PREFIX}:idx:escalation"
+#: grant id → review_due_at, for break-glass grants awaiting their review (gauges, listings)
+BREAK_GLASS_UNREVIEWED_INDEX = f"{PREFIX}:idx:break-glass:unreviewed"
+#: grant id → review_due_at, for unreviewed break-glass grants not yet reported overdue
+BREAK_GLASS_OVERDUE_INDEX = f"{PREFIX}:idx:break-glass:due"
 #: Every listing index, global or per person/user/application, matches this glob.
 INDEX_PATTERN = f"{PREFIX}:idx:*"
 #: Where index trimming resumes: index name (or "scan") → position (ADR 0010).
@@ -77,6 +83,11 @@ def open_request_key(person: Person, scope: Scope) -> str:
 def justified_key(person: Person, scope: Scope) -> str:
     """JSON of the justified session: {id, expires_at, policy}; TTL ends with it."""
     return access_keys(person, scope)[2]
+
+
+def extension_key(grant_id: str) -> str:
+    """The id of the open request to extend one grant; TTL is that request's pending time."""
+    return f"{PREFIX}:ext:{grant_id}"
 
 
 def legacy_pair_keys(user: str, application: str) -> tuple[str, str, str]:
@@ -132,6 +143,9 @@ _GLOBAL_SHAPES = {
     PENDING_INDEX: IndexShape(request_key, scored_by_end=True),
     GRANTS_INDEX: _GRANTS,
     ACTIVE_GRANTS_INDEX: IndexShape(grant_record_key, scored_by_end=True),
+    ESCALATION_INDEX: IndexShape(request_key, scored_by_end=True),
+    BREAK_GLASS_UNREVIEWED_INDEX: IndexShape(grant_record_key, scored_by_end=True),
+    BREAK_GLASS_OVERDUE_INDEX: IndexShape(grant_record_key, scored_by_end=True),
 }
 #: The global listing indexes and their shapes.
 GLOBAL_INDEXES: Mapping[str, IndexShape] = MappingProxyType(_GLOBAL_SHAPES)

@@ -22,14 +22,15 @@ class RedisGrantReader:
         """Raise on any Redis error; garbage in a key, or a value naming another policy, is
         treated as absent, never as a grant."""
         grant_raw, open_raw, justified_raw = await self._client.mget(access_keys(person, scope))
-        grant_id, grant_expires = _parse_grant(grant_raw, scope)
-        _, justified_until = _parse_grant(justified_raw, scope)
+        grant_id, grant_expires, grant_starts = _parse_grant(grant_raw, scope)
+        _, justified_until, _ = _parse_grant(justified_raw, scope)
         return GrantState(
             grant_expires_at=grant_expires,
             grant_id=grant_id,
             justified_until=justified_until,
             pending_request_id=_text(open_raw),
             policy=scope.policy,
+            grant_starts_at=grant_starts,
         )
 
 
@@ -40,14 +41,23 @@ def _text(raw: bytes | str | None) -> str | None:
     return text or None
 
 
-def _parse_grant(raw: bytes | str | None, scope: Scope) -> tuple[str | None, datetime | None]:
+_Parsed = tuple[str | None, datetime | None, datetime | None]
+
+
+def _parse_grant(raw: bytes | str | None, scope: Scope) -> _Parsed:
+    """(id, expires_at, starts_at); a value written before planned windows has no starts_at
+    (it began when issued). Anything unreadable is no grant at all."""
     text = _text(raw)
     if text is None:
-        return None, None
+        return None, None, None
     try:
         body = json.loads(text)
         if body["policy"] != scope.policy:
-            return None, None
-        return str(body["id"]), datetime.fromtimestamp(float(body["expires_at"]), tz=UTC)
-    except (ValueError, KeyError, TypeError, OverflowError, OSError):
-        return None, None
+            return None, None, None
+        end = body["expires_at"] if "expires_at" in body else body["ends_at"]
+        expires = datetime.fromtimestamp(float(end), tz=UTC)
+        start = body.get("starts_at")
+        starts = None if start is None else datetime.fromtimestamp(float(start), tz=UTC)
+        return str(body["id"]), expires, starts
+    except (ValueError, KeyError, TypeError, OverflowError, OSError, AttributeError):
+        return None, None, None

@@ -19,9 +19,11 @@ from typing import Any
 
 from app.adapters.store import audit
 from app.adapters.store.durability import DurableWrites
+from app.adapters.store.emergency_store import EmergencyStore
 from app.adapters.store.keys import (
     ACTIVE_GRANTS_INDEX,
     PENDING_INDEX,
+    extension_key,
     grant_key,
     grant_record_key,
     justified_key,
@@ -55,7 +57,7 @@ class NotFoundError(LookupError):
     """No such request or grant (or it is past retention)."""
 
 
-class RedisWorkflowStore(RedisRecords):
+class RedisWorkflowStore(EmergencyStore, RedisRecords):
     """Implements services.ports.WorkflowStore (and reads records as RedisRecords does).
 
     `durability` confirms each change (default: `fsync`, the setting's default, with its 2 s
@@ -153,6 +155,49 @@ class RedisWorkflowStore(RedisRecords):
             return step(grant)
 
         return await self._transactions.run([key], body, self._writes.grant)
+
+    async def open_extension(
+        self,
+        grant_id: str,
+        step: Callable[[AccessRequest | None, Grant], RequestTransition],
+    ) -> RequestTransition:
+        """Ask to extend a grant, or answer with the open extension request: `step` sees that
+        request (or None) and the grant (NotFoundError if there is none)."""
+        open_key, record = extension_key(grant_id), grant_record_key(grant_id)
+
+        async def body(pipe: Any) -> RequestTransition:
+            open_id = await pipe.get(open_key)
+            existing = await request_read_by(pipe, text(open_id)) if open_id is not None else None
+            raw = await pipe.get(record)
+            if raw is None:
+                raise NotFoundError(grant_id)
+            return step(existing, Grant.from_dict(json.loads(raw)))
+
+        return await self._transactions.run([open_key, record], body, self._writes.request)
+
+    async def update_extension(
+        self, request_id: str, step: Callable[[AccessRequest, Grant], RequestTransition]
+    ) -> RequestTransition:
+        """Apply a transition that needs the extended grant as it stands (a review): the
+        request and the grant are read and written in one transaction, so a revocation or
+        expiry of the grant and an approval of its extension cannot both act on stale data."""
+        key = request_key(request_id)
+
+        async def body(pipe: Any) -> RequestTransition:
+            raw = await pipe.get(key)
+            if raw is None:
+                raise NotFoundError(request_id)
+            request = AccessRequest.from_dict(json.loads(raw))
+            if request.extends is None:
+                raise NotFoundError(request_id)
+            record = grant_record_key(request.extends)
+            await pipe.watch(open_key_of(request), record)
+            grant_raw = await pipe.get(record)
+            if grant_raw is None:
+                raise NotFoundError(request.extends)
+            return step(request, Grant.from_dict(json.loads(grant_raw)))
+
+        return await self._transactions.run([key], body, self._writes.request)
 
     async def append_audit(self, events: Sequence[Event]) -> None:
         """Audit events that change no record (policy reloads, admin actions)."""

@@ -9,11 +9,13 @@ request or grant may already have taken its place.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from app.adapters.store import audit
+from app.adapters.store.emergency_writes import queue_break_glass, queue_escalation
 from app.adapters.store.keys import (
     ACTIVE_GRANTS_INDEX,
     GRANTS_INDEX,
@@ -21,6 +23,7 @@ from app.adapters.store.keys import (
     PENDING_INDEX,
     REQUESTS_INDEX,
     application_grants_index,
+    extension_key,
     grant_key,
     grant_record_key,
     justified_key,
@@ -94,16 +97,17 @@ class Writes:
             # A newer request may already be the open one (this one ran out before the sweep
             # expired it): remove the open key only if it still names this request.
             pipe.eval(_DELETE_IF_VALUE, 1, open_key, request.id)
+        queue_escalation(pipe, request)
         if transition.grant is not None:
-            self._put_grant(pipe, transition.grant)
+            self._put_grant(pipe, transition.grant, _written_at(transition.events))
         queue_events(pipe, head, transition.events)
 
     def grant(self, pipe: Any, transition: GrantTransition, head: audit.Head) -> None:
         """A grant's new state and its events."""
-        self._put_grant(pipe, transition.grant)
+        self._put_grant(pipe, transition.grant, _written_at(transition.events))
         queue_events(pipe, head, transition.events)
 
-    def _put_grant(self, pipe: Any, grant: Grant) -> None:
+    def _put_grant(self, pipe: Any, grant: Grant, written_at: float) -> None:
         key = grant_record_key(grant.id)
         pipe.set(key, json.dumps(grant.to_dict()))
         pipe.zadd(GRANTS_INDEX, {grant.id: grant.starts_at.timestamp()})
@@ -111,18 +115,25 @@ class Writes:
         holder = grant.holder
         if holder is not None:
             pipe.zadd(person_grants_index(holder), {grant.id: grant.starts_at.timestamp()})
+        queue_break_glass(pipe, grant)
         app_index = application_grants_index(grant.application)
         pair = pair_key_of(grant)
         if grant.status is GrantStatus.ACTIVE:
             pipe.persist(key)
             pipe.zadd(ACTIVE_GRANTS_INDEX, {grant.id: grant.expires_at.timestamp()})
             pipe.zadd(app_index, {grant.id: grant.expires_at.timestamp()})
-            # "id" first: _DELETE_IF_OURS looks for it; "policy" lets the reader re-check scope.
+            # "id" first: _DELETE_IF_OURS looks for it; "policy" lets the reader re-check scope;
+            # "starts_at" keeps a planned window shut until it begins (ADR 0017). A window that
+            # has not begun names its end "ends_at": a replica of a release before windows
+            # requires "expires_at", so during a rolling upgrade it reads no grant (fail
+            # closed) instead of opening the window early.
+            end = "ends_at" if grant.starts_at.timestamp() > written_at else "expires_at"
             value = json.dumps(
                 {
                     "id": grant.id,
-                    "expires_at": grant.expires_at.timestamp(),
+                    end: grant.expires_at.timestamp(),
                     "policy": grant.policy_fingerprint,
+                    "starts_at": grant.starts_at.timestamp(),
                 }
             )
             pipe.set(pair, value, pxat=_ms(grant.expires_at))
@@ -134,6 +145,11 @@ class Writes:
             pipe.zrem(app_index, grant.id)
             # The pair key may already name a newer grant: remove it only if it is this one.
             pipe.eval(_DELETE_IF_OURS, 1, pair, grant.id)
+
+
+def _written_at(events: Sequence[Event]) -> float:
+    """When a transition happened: the time of its events (the wall clock if it has none)."""
+    return max((event.at.timestamp() for event in events), default=time.time())
 
 
 def queue_events(pipe: Any, head: audit.Head, recorded: Sequence[Event]) -> None:
@@ -153,7 +169,7 @@ def pair_key_of(grant: Grant) -> str:
     An older grant (no holder or fingerprint) lives under the legacy key, which is still
     deleted when it ends so that replicas of the previous release stop honouring it too."""
     holder, scope = grant.holder, grant.scope
-    approval = grant.kind is GrantKind.APPROVAL
+    approval = grant.kind is not GrantKind.JUSTIFICATION  # break-glass takes the grant slot
     if holder is None or scope is None:
         legacy_grant, _, legacy_justified = legacy_pair_keys(grant.user, grant.application)
         return legacy_grant if approval else legacy_justified
@@ -161,7 +177,10 @@ def pair_key_of(grant: Grant) -> str:
 
 
 def open_key_of(request: AccessRequest) -> str:
-    """The access key that names `request` while it is open."""
+    """The access key that names `request` while it is open: an extension's is per grant, so
+    it never stands for "a request is open" on the hot path."""
+    if request.extends is not None:
+        return extension_key(request.extends)
     requester, scope = request.requester.person, request.scope
     if requester is None or scope is None:
         return legacy_pair_keys(request.user, request.application)[1]

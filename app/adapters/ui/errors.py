@@ -60,12 +60,18 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.JUSTIFICATION_CONTROL_CHARACTERS: "The reason holds characters that are not allowed.",
     ErrorCode.COMMENT_TOO_LONG: "The comment is too long",
     ErrorCode.COMMENT_CONTROL_CHARACTERS: "The comment holds characters that are not allowed.",
+    ErrorCode.START_IN_PAST: "The start is in the past; leave it empty to start when approved.",
+    ErrorCode.START_TOO_FAR_AHEAD: "The start is further ahead than the policy allows",
+    ErrorCode.WINDOW_OVER: "The window asked for is already over.",
+    ErrorCode.NOT_YOUR_GRANT: "Only the person who holds this access can ask for more time.",
+    ErrorCode.GRANT_NOT_EXTENDABLE: "This access is renewed by giving a reason again.",
 }
 _WITH_DETAIL = frozenset(
     {
         ErrorCode.JUSTIFICATION_TOO_SHORT,
         ErrorCode.JUSTIFICATION_TOO_LONG,
         ErrorCode.COMMENT_TOO_LONG,
+        ErrorCode.START_TOO_FAR_AHEAD,
     }
 )
 

@@ -18,6 +18,7 @@ from app.adapters.ui.forms import duration_field, read_post, text_field
 from app.adapters.ui.security import csp_allowing_form_redirect_to
 from app.adapters.ui.session import Viewer
 from app.adapters.ui.views import approvals_needed, approver_lines, duration_choices
+from app.adapters.ui.windows import start_field
 from app.core.approvals import AccessRequest, ApprovalError, Grant, RequestStatus
 from app.core.context import AccessContext
 from app.core.durations import DurationError, parse_duration
@@ -33,6 +34,8 @@ def request_state(request: AccessRequest, grant: Grant | None, now: datetime) ->
     if request.status is RequestStatus.PENDING:
         return "expired" if now >= request.expires_at else "pending"
     if request.status is RequestStatus.APPROVED:
+        if grant is not None and grant.upcoming(now):
+            return "upcoming"
         return "approved" if grant is not None and grant.is_active(now) else "ended"
     return str(request.status.value)
 
@@ -157,6 +160,7 @@ def requester_router(ui: Ui, route_class: type) -> APIRouter:
                 context=context,
                 justification=text_field(form, "justification"),
                 duration=duration,
+                starts_at=start_field(form) if policy.approval is not None else None,
             )
         except ApprovalError as error:
             return form_page(

@@ -7,6 +7,9 @@
 | `GET /request/<id>` (+ `status.json`), `POST /request/<id>/cancel` | follow a request |
 | `GET /inbox`, `GET /inbox/<id>`, `POST /inbox/<id>/approve|deny` | review |
 | `GET /access`, `POST /access/<grant>/end` | my access, end or revoke a grant |
+| `GET/POST /access/<grant>/extend` | ask for more time on a live grant |
+| `GET/POST /break-glass?app=..` | grant yourself access in an emergency |
+| `GET /break-glass/reviews`, `POST /break-glass/<grant>/review` | judge break-glass uses |
 | `GET /static/<name>` | CSS and the page script |
 """
 
@@ -21,14 +24,17 @@ from fastapi.responses import RedirectResponse, Response
 from app.adapters.step_up import StepUpLinks
 from app.adapters.ui.access import access_router
 from app.adapters.ui.approver import approver_router
+from app.adapters.ui.break_glass import break_glass_router
 from app.adapters.ui.deps import Ui
 from app.adapters.ui.errors import page_route
 from app.adapters.ui.render import Pages
 from app.adapters.ui.requester import requester_router
 from app.adapters.ui.session import Sessions
+from app.adapters.ui.windows import extension_router
 from app.config.settings import AccessSettings, IdentitySettings, ServerSettings
 from app.core.policy.policy_set import PolicySet
 from app.services.approvals import ApprovalService
+from app.services.emergency import EmergencyService
 from app.services.ports import Identify, ReadSignals
 
 
@@ -47,8 +53,9 @@ def ui_router(
     signals: ReadSignals,
     is_safe_redirect: Callable[[str], bool],
     clock: Callable[[], datetime] = _utc_now,
+    emergency: EmergencyService | None = None,
 ) -> APIRouter:
-    """All the pages, for one process."""
+    """All the pages, for one process (break-glass pages when `emergency` is given)."""
     sessions = Sessions(
         identify=identify,
         cookie_name=identity.cookie_name,
@@ -83,4 +90,7 @@ def ui_router(
     router.include_router(requester_router(ui, route_class))
     router.include_router(approver_router(ui, route_class))
     router.include_router(access_router(ui, route_class))
+    router.include_router(extension_router(ui, route_class))
+    if emergency is not None:
+        router.include_router(break_glass_router(ui, emergency, route_class))
     return router

@@ -107,6 +107,10 @@ class Fields:
         """A UTC timestamp or null."""
         return None if self._get(key) is None else self.time(key)
 
+    def maybe_time(self, key: str) -> datetime | None:
+        """`optional_time` for a field added later: a record written before it has none."""
+        return self.optional_time(key) if key in self._raw else None
+
     def seconds(self, key: str) -> timedelta:
         """A positive whole number of seconds."""
         value = self.integer(key, minimum=1)

@@ -47,6 +47,18 @@ class ErrorCode(StrEnum):
     JUSTIFICATION_CONTROL_CHARACTERS = "justification-control-characters"
     COMMENT_TOO_LONG = "comment-too-long"
     COMMENT_CONTROL_CHARACTERS = "comment-control-characters"
+    # Planned windows and extensions (core.approvals.windows, extending)
+    START_IN_PAST = "start-in-past"
+    START_TOO_FAR_AHEAD = "start-too-far-ahead"
+    WINDOW_OVER = "window-over"
+    NOT_YOUR_GRANT = "not-your-grant"
+    GRANT_NOT_EXTENDABLE = "grant-not-extendable"
+    # Break-glass (core.approvals.break_glass)
+    BREAK_GLASS_NOT_OFFERED = "break-glass-not-offered"
+    NOT_ALLOWED_TO_BREAK_GLASS = "not-allowed-to-break-glass"
+    NOT_BREAK_GLASS = "not-break-glass"
+    BREAK_GLASS_ALREADY_REVIEWED = "break-glass-already-reviewed"
+    GRANT_IN_FORCE = "grant-in-force"
 
     @property
     def category(self) -> Category:
@@ -62,8 +74,13 @@ _CATEGORIES = {
     ErrorCode.REQUEST_NOT_PENDING: Category.CONFLICT,
     ErrorCode.REQUEST_EXPIRED: Category.CONFLICT,
     ErrorCode.GRANT_NOT_ACTIVE: Category.CONFLICT,
+    ErrorCode.WINDOW_OVER: Category.CONFLICT,
+    ErrorCode.NOT_YOUR_GRANT: Category.FORBIDDEN,
     ErrorCode.POLICY_MISMATCH: Category.CONFLICT,
     ErrorCode.STEP_UP_REQUIRED: Category.REAUTHENTICATE,
+    ErrorCode.NOT_ALLOWED_TO_BREAK_GLASS: Category.FORBIDDEN,
+    ErrorCode.BREAK_GLASS_ALREADY_REVIEWED: Category.CONFLICT,
+    ErrorCode.GRANT_IN_FORCE: Category.CONFLICT,
 }
 
 

@@ -35,7 +35,19 @@ class EventType(StrEnum):
     GRANT_REVOKED = "grant_revoked"
     GRANT_ENDED = "grant_ended"
     GRANT_EXPIRED = "grant_expired"
+    #: An approved extension request moved a live grant's end (`data`: from, to, request).
+    GRANT_EXTENDED = "grant_extended"
     JUSTIFICATION_RECORDED = "justification_recorded"
+    #: A pending request went unreviewed for `escalate_after`: the fallback approvers may review
+    #: it and are told (`data`: escalate_to, after). Written once, by one replica's sweep.
+    REQUEST_ESCALATED = "request_escalated"
+    #: Someone granted themselves access under a policy's `break_glass` (`data`: justification,
+    #: review_due_at, signals). Every channel hears it.
+    BREAK_GLASS_USED = "break_glass_used"
+    #: An approver judged a break-glass use (`data`: verdict, comment).
+    BREAK_GLASS_REVIEWED = "break_glass_reviewed"
+    #: A break-glass use passed `review_within` without a review. Written once.
+    BREAK_GLASS_REVIEW_OVERDUE = "break_glass_review_overdue"
     #: A replica compiled its policy set at start: which set is in force from then on.
     POLICY_LOADED = "policy_loaded"
     #: A replica swapped in a changed policy set (what changed, what triggered it).

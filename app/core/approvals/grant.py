@@ -10,6 +10,7 @@ from enum import Enum
 from typing import Any
 
 from app.core.approvals.codec import Fields, RecordError, encode_optional_time, encode_time
+from app.core.approvals.emergency_records import BreakGlassState, read_optional
 from app.core.approvals.person import Person, Scope
 from app.core.context import Identity
 
@@ -27,10 +28,13 @@ class GrantStatus(Enum):
 
 
 class GrantKind(Enum):
-    """Where a grant came from: an approved request, or a justification-only policy."""
+    """Where a grant came from: an approved request, a justification-only policy, or a
+    break-glass use."""
 
     APPROVAL = "approval"
     JUSTIFICATION = "justification"
+    #: Self-granted in an emergency under a policy's `break_glass`, reviewed afterwards.
+    BREAK_GLASS = "break-glass"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +62,8 @@ class Grant:
     issuer: str | None = None
     subject: str | None = None
     policy_fingerprint: str | None = None
+    #: Set on a BREAK_GLASS grant: its after-the-fact review (core.approvals.break_glass).
+    break_glass: BreakGlassState | None = None
 
     @property
     def holder(self) -> Person | None:
@@ -77,8 +83,13 @@ class Grant:
         return holder is not None and holder == Person.of(identity)
 
     def is_active(self, now: datetime) -> bool:
-        """Whether this grant lets the user in at `now`."""
+        """Whether this grant is live at `now`: ACTIVE and not over (a planned window that has
+        not begun is live, so it can be revoked and is not asked for twice; see `upcoming`)."""
         return self.status is GrantStatus.ACTIVE and now < self.expires_at
+
+    def upcoming(self, now: datetime) -> bool:
+        """Whether this is a live planned window that does not let the user in yet."""
+        return self.is_active(now) and now < self.starts_at
 
     @property
     def ended_early(self) -> bool:
@@ -105,6 +116,7 @@ class Grant:
             "issuer": self.issuer,
             "subject": self.subject,
             "policy_fingerprint": self.policy_fingerprint,
+            "break_glass": self.break_glass.to_dict() if self.break_glass is not None else None,
         }
 
     @classmethod
@@ -132,7 +144,10 @@ class Grant:
             issuer=fields.maybe_text("issuer"),
             subject=fields.maybe_text("subject"),
             policy_fingerprint=fields.maybe_text("policy_fingerprint"),
+            break_glass=_break_glass(fields),
         )
+        if (grant.kind is GrantKind.BREAK_GLASS) != (grant.break_glass is not None):
+            raise RecordError("$.break_glass: set exactly for a break-glass grant")
         if grant.expires_at <= grant.starts_at:
             raise RecordError("$.expires_at: must be after starts_at")
         revoked = grant.status is GrantStatus.REVOKED
@@ -141,3 +156,8 @@ class Grant:
         if (grant.kind is GrantKind.APPROVAL) != (grant.request_id is not None):
             raise RecordError("$.request_id: set exactly for a grant from an approval")
         return grant
+
+
+def _break_glass(fields: Fields) -> BreakGlassState | None:
+    nested = read_optional(fields, "break_glass")
+    return BreakGlassState.read(nested) if nested is not None else None

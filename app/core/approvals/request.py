@@ -18,6 +18,7 @@ from app.core.approvals.codec import (
     encode_seconds,
     encode_time,
 )
+from app.core.approvals.emergency_records import EscalationState, read_optional
 from app.core.approvals.person import Person, Scope, same_email
 from app.core.context import UNKNOWN_DEVICE, AccessContext, Device, Identity
 
@@ -214,6 +215,8 @@ class AccessRequest:
 
     `policy_fingerprint` is the fingerprint of that policy when the request was made: only a
     policy with the same fingerprint may review it (None, in older records, matches none).
+    `starts_at` is a planned window's start (None: from the approval on); `extends` names the
+    grant an extension request would lengthen (core.approvals.windows, extending).
     """
 
     id: str
@@ -233,6 +236,10 @@ class AccessRequest:
     grant_id: str | None = None
     version: int = 1
     policy_fingerprint: str | None = None
+    starts_at: datetime | None = None
+    extends: str | None = None
+    #: Set under a policy with `escalate_after` (core.approvals.escalation).
+    escalation: EscalationState | None = None
 
     @property
     def user(self) -> str:
@@ -270,6 +277,9 @@ class AccessRequest:
             "grant_id": self.grant_id,
             "version": self.version,
             "policy_fingerprint": self.policy_fingerprint,
+            "starts_at": encode_optional_time(self.starts_at),
+            "extends": self.extends,
+            "escalation": self.escalation.to_dict() if self.escalation is not None else None,
         }
 
     @classmethod
@@ -297,9 +307,17 @@ class AccessRequest:
             grant_id=fields.optional_text("grant_id"),
             version=fields.integer("version", minimum=1),
             policy_fingerprint=fields.maybe_text("policy_fingerprint"),
+            starts_at=fields.maybe_time("starts_at"),
+            extends=fields.maybe_text("extends"),
+            escalation=_escalation(fields),
         )
         if request.status.terminal != (request.resolved_at is not None):
             raise RecordError("$.resolved_at: set exactly when the request is resolved")
         if (request.status is RequestStatus.APPROVED) != (request.grant_id is not None):
             raise RecordError("$.grant_id: set exactly when the request is approved")
         return request
+
+
+def _escalation(fields: Fields) -> EscalationState | None:
+    nested = read_optional(fields, "escalation")
+    return EscalationState.read(nested) if nested is not None else None

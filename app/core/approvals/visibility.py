@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.core.approvals.errors import ApprovalError, ErrorCode
+from app.core.approvals.escalation import effective_approval, escalated
 from app.core.approvals.grant import Grant
 from app.core.approvals.request import AccessRequest, RequestStatus
 from app.core.context import Identity
@@ -55,10 +56,16 @@ def approves(onlooker: Onlooker, policy: Policy | None) -> bool:
 def approves_anything(onlooker: Onlooker, policies: PolicySet) -> bool:
     """Whether the onlooker has an inbox: an admin, or an approver of any policy."""
     return onlooker.is_admin or any(
-        approves(onlooker, policy)
+        approves(onlooker, policy) or _fallback(onlooker, policy)
         for app in policies.applications.values()
         for policy in app.policies
     )
+
+
+def _fallback(onlooker: Onlooker, policy: Policy) -> bool:
+    # A fallback approver (`escalate_to`) has an inbox too: escalated requests land in it.
+    identity, approval = onlooker.identity, policy.approval
+    return identity is not None and approval is not None and approval.is_fallback_approver(identity)
 
 
 def may_see_request(onlooker: Onlooker, request: AccessRequest, policies: PolicySet) -> bool:
@@ -70,7 +77,10 @@ def may_see_request(onlooker: Onlooker, request: AccessRequest, policies: Policy
         return False
     if request.requester.is_requester(identity):
         return True
-    return approves(onlooker, policy_named(policies, request.application, request.policy))
+    policy = policy_named(policies, request.application, request.policy)
+    if escalated(request) and policy is not None and _fallback(onlooker, policy):
+        return True  # escalated to them
+    return approves(onlooker, policy)
 
 
 def may_see_grant(onlooker: Onlooker, grant: Grant, policies: PolicySet) -> bool:
@@ -108,9 +118,10 @@ def judging_approval(request: AccessRequest, *, reviewer: Identity, policy: Poli
         raise ApprovalError(ErrorCode.POLICY_NEEDS_NO_APPROVAL, policy.name)
     if request.requester.same_person(reviewer):
         raise ApprovalError(ErrorCode.SELF_APPROVAL, "requesters cancel, they do not review")
-    if not policy.approval.is_approver(reviewer):
+    approval = effective_approval(request, policy.approval)  # + escalate_to once escalated
+    if not approval.is_approver(reviewer):
         raise ApprovalError(ErrorCode.NOT_AN_APPROVER, policy.name)
-    return policy.approval
+    return approval
 
 
 def may_review(onlooker: Onlooker, request: AccessRequest, policies: PolicySet) -> bool:

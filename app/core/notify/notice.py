@@ -21,6 +21,9 @@ from app.core.notify.trigger import Trigger
 #: approver, and the status page for the requester.
 REVIEW_PAGE = "/inbox/{id}"
 STATUS_PAGE = "/request/{id}"
+#: Where approvers judge break-glass uses.
+BREAK_GLASS_PAGE = "/break-glass/reviews"
+BREAK_GLASS_TOPICS = frozenset({Topic.BREAK_GLASS_USED, Topic.BREAK_GLASS_REVIEW_OVERDUE})
 
 
 def request_link(public_url: str, request_id: str, *, for_approvers: bool) -> str:
@@ -30,7 +33,14 @@ def request_link(public_url: str, request_id: str, *, for_approvers: bool) -> st
 
 
 #: Topics where the trigger's actor decided something (the others: the requester or time).
-_DECISIONS = frozenset({Topic.REQUEST_APPROVED, Topic.REQUEST_DENIED, Topic.GRANT_REVOKED})
+_DECISIONS = frozenset(
+    {
+        Topic.REQUEST_APPROVED,
+        Topic.REQUEST_DENIED,
+        Topic.GRANT_REVOKED,
+        Topic.BREAK_GLASS_REVIEWED,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +67,11 @@ class Notice:
     decided_by: str | None = None
     comment: str | None = None
     grant_expires_at: datetime | None = None
+    #: A planned window's start (the request's `starts_at`, or the grant's when it is later
+    #: than the notice): approvers and the requester see when access would begin.
+    starts_at: datetime | None = None
+    #: The grant an extension request asks more time on.
+    extends: str | None = None
 
 
 def build_notice(
@@ -96,6 +111,8 @@ def build_notice(
             device_tags=tuple(sorted(requester.device.tags)),
             requested_duration=request.requested_duration,
             expires_at=request.expires_at,
+            starts_at=request.starts_at,
+            extends=request.extends,
         )
         if trigger.topic in (Topic.REQUEST_APPROVED, Topic.REQUEST_DENIED):
             fields.update(
@@ -104,6 +121,10 @@ def build_notice(
             )
     if grant is not None:
         fields["grant_expires_at"] = grant.expires_at
+        if request is None and grant.justification:  # break-glass: the reason is the grant's
+            fields["justification"] = grant.justification
+        if grant.starts_at > trigger.at:
+            fields["starts_at"] = grant.starts_at
         if trigger.topic is Topic.GRANT_REVOKED:
             fields.update(decided_by=grant.revoked_by, comment=grant.revoke_reason)
     return replace(notice, **fields)
@@ -111,7 +132,8 @@ def build_notice(
 
 def _link(public_url: str, request_id: str | None, topic: Topic) -> str | None:
     if request_id is None:
-        return None
+        # A break-glass use has no request: its approvers judge it on the reviews page.
+        return public_url.rstrip("/") + BREAK_GLASS_PAGE if topic in BREAK_GLASS_TOPICS else None
     return request_link(
         public_url, request_id, for_approvers=AUDIENCES[topic] is Audience.APPROVERS
     )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from app.core.notify.notice import Notice
-from app.core.notify.topics import AUDIENCES, Audience, Topic
+from app.core.notify.topics import AUDIENCES, ESCALATED_TOPICS, LOUD, Audience, Topic
 from app.core.policy.model import Approval
 
 
@@ -42,7 +42,7 @@ class Route:
 
     def wants_topic(self, topic: Topic, application: str) -> bool:
         """Whether this channel hears about `topic` for `application`."""
-        if topic not in self.topics:
+        if topic not in self.topics and topic not in LOUD:
             return False
         return self.applications is None or application in self.applications
 
@@ -56,11 +56,15 @@ class Delivery:
     recipients: tuple[str, ...] = ()
 
 
-def approver_emails(approval: Approval | None) -> tuple[str, ...]:
-    """The approvers a policy names by e-mail address, in the order written."""
+def approver_emails(approval: Approval | None, *, topic: Topic | None = None) -> tuple[str, ...]:
+    """The approvers a policy names by e-mail address, in the order written; for an
+    escalation (ESCALATED_TOPICS), its fallback approvers (`escalate_to`) after them."""
     if approval is None:
         return ()
-    return tuple(a.value for a in approval.approvers if a.kind == "email")
+    listed = list(approval.approvers)
+    if topic in ESCALATED_TOPICS and approval.escalation is not None:
+        listed += approval.escalation.to
+    return tuple(dict.fromkeys(a.value for a in listed if a.kind == "email"))
 
 
 def route(

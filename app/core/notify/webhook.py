@@ -39,6 +39,8 @@ def webhook_payload(notice: Notice, *, delivery_id: str) -> dict[str, Any]:
         "decided_by": notice.decided_by,
         "comment": notice.comment,
         "grant_expires_at": encode_optional_time(notice.grant_expires_at),
+        "starts_at": encode_optional_time(notice.starts_at),
+        "extends": notice.extends,
         "links": {"request": notice.link} if notice.link else {},
     }
 

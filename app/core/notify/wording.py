@@ -19,12 +19,25 @@ _HEADLINES = {
     Topic.REQUEST_DENIED: "{user}'s request for {app} was denied",
     Topic.REQUEST_EXPIRED: "{user}'s request for {app} expired without a decision",
     Topic.GRANT_REVOKED: "{user}'s access to {app} was revoked",
+    Topic.REQUEST_ESCALATED: "{user}'s request for {app} has had no review and is escalated",
+    Topic.BREAK_GLASS_USED: "BREAK-GLASS: {user} granted themselves access to {app}",
+    Topic.BREAK_GLASS_REVIEW_OVERDUE: "{user}'s break-glass access to {app} is overdue for review",
+    Topic.BREAK_GLASS_REVIEWED: "{user}'s break-glass access to {app} was reviewed",
     Topic.TEST: "Test message from Countersign",
 }
 _DECIDER = {
     Topic.REQUEST_APPROVED: "Approved by",
     Topic.REQUEST_DENIED: "Denied by",
     Topic.GRANT_REVOKED: "Revoked by",
+    Topic.BREAK_GLASS_REVIEWED: "Reviewed by",
+}
+#: An extension request's headlines: more time on access the person already has.
+_EXTENSION_HEADLINES = {
+    Topic.REQUEST_SUBMITTED: "{user} asks for more time on {app}",
+    Topic.REQUEST_EXPIRING: "{user}'s request for more time on {app} expires soon",
+    Topic.REQUEST_APPROVED: "{user}'s access to {app} was extended",
+    Topic.REQUEST_DENIED: "{user}'s request for more time on {app} was denied",
+    Topic.REQUEST_EXPIRED: "{user}'s request for more time on {app} lapsed without a decision",
 }
 #: Longest user-supplied text shown; the record keeps all of it.
 MAX_TEXT = 1500
@@ -48,7 +61,10 @@ def when(moment: datetime) -> str:
 
 def headline(notice: Notice) -> str:
     """One line saying what happened."""
-    text = _HEADLINES[notice.topic].format(user=notice.user, app=notice.application_name)
+    wording = _HEADLINES[notice.topic]
+    if notice.extends is not None:
+        wording = _EXTENSION_HEADLINES.get(notice.topic, wording)
+    text = wording.format(user=notice.user, app=notice.application_name)
     return clip(one_line(text), 200)
 
 
@@ -80,8 +96,13 @@ def facts(notice: Notice) -> list[tuple[str, str]]:
     device = _device(notice)
     if device:
         rows.append(("Device", device))
+    if notice.extends is not None:
+        rows.append(("Extends grant", notice.extends))
+    if notice.starts_at is not None:
+        rows.append(("Access from", when(notice.starts_at)))
     if notice.requested_duration is not None:
-        rows.append(("Requested duration", format_duration(notice.requested_duration)))
+        label = "Requested extra time" if notice.extends else "Requested duration"
+        rows.append((label, format_duration(notice.requested_duration)))
     if notice.expires_at is not None and for_approvers(notice):
         rows.append(("Request expires", when(notice.expires_at)))
     if notice.decided_by and notice.topic in _DECIDER:

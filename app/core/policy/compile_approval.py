@@ -12,6 +12,7 @@ from typing import Any
 
 from app.core.policy.codes import PolicyErrorCode
 from app.core.policy.compile_checks import Checker
+from app.core.policy.compile_window import compile_starts_within
 from app.core.policy.model import Approval, Approver, Justification, ReviewerRequirement
 
 JUSTIFICATION_KEYS = (
@@ -29,6 +30,9 @@ APPROVAL_KEYS = (
     "max_duration",
     "pending_ttl",
     "reviewers_need",
+    "starts_within",
+    "escalate_after",
+    "escalate_to",
 )
 REVIEWERS_NEED_KEYS = ("mfa", "max_auth_age")
 APPROVER_KEYS = ("group", "email", "required")
@@ -139,7 +143,16 @@ def compile_approval(check: Checker, raw: Any, path: str) -> Approval | None:
         reviewers_need = _reviewers_need(check, body["reviewers_need"], f"{path}.reviewers_need")
     if not approvers or needed is None or default is None or maximum is None or pending_ttl is None:
         return None
-    return Approval(approvers, needed, default, maximum, pending_ttl, reviewers_need)
+    starts_within = compile_starts_within(check, body, path)
+    return Approval(
+        approvers,
+        needed,
+        default,
+        maximum,
+        pending_ttl,
+        reviewers_need,
+        starts_within=starts_within,
+    )
 
 
 def _check_quorum(check: Checker, approvers: tuple[Approver, ...], needed: int, path: str) -> None:

@@ -14,6 +14,7 @@ from app.core.paths import PathError, normalize_path
 from app.core.policy.codes import PolicyErrorCode
 from app.core.policy.compile_approval import compile_approval, compile_justification
 from app.core.policy.compile_checks import Checker
+from app.core.policy.compile_emergency import add_escalation, compile_break_glass
 from app.core.policy.compile_selectors import compile_rules
 from app.core.policy.errors import did_you_mean
 from app.core.policy.fingerprint import with_fingerprint
@@ -21,7 +22,16 @@ from app.core.policy.model import Action, Application, Policy
 
 APP_KEYS = ("application", "policies")
 APPLICATION_KEYS = ("id", "name", "hosts", "paths", "description")
-POLICY_KEYS = ("name", "action", "include", "require", "exclude", "justification", "approval")
+POLICY_KEYS = (
+    "name",
+    "action",
+    "include",
+    "require",
+    "exclude",
+    "justification",
+    "approval",
+    "break_glass",
+)
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _HOST = re.compile(
@@ -206,8 +216,18 @@ def _policy_body(check: Checker, body: dict[str, Any], path: str, index: int) ->
         justification = compile_justification(check, body["justification"], f"{path}.justification")
     if "approval" in body:
         approval = compile_approval(check, body["approval"], f"{path}.approval")
+        approval = add_escalation(check, body["approval"], approval, f"{path}.approval")
+    break_glass = None
+    if "break_glass" in body:
+        break_glass = compile_break_glass(
+            check,
+            body["break_glass"],
+            f"{path}.break_glass",
+            approval=approval,
+            has_approval="approval" in body,
+        )
     if action is not None and action is not Action.ALLOW:
-        for key in ("justification", "approval"):
+        for key in ("justification", "approval", "break_glass"):
             if key in body:
                 check.fail(
                     f"{path}.{key}",
@@ -216,7 +236,17 @@ def _policy_body(check: Checker, body: dict[str, Any], path: str, index: int) ->
                 )
     if not check.ok or action is None or not isinstance(name, str):
         return None
-    return Policy(name, index, action, include, require, exclude, justification, approval)
+    return Policy(
+        name,
+        index,
+        action,
+        include,
+        require,
+        exclude,
+        justification,
+        approval,
+        break_glass=break_glass,
+    )
 
 
 def _action(check: Checker, action_raw: Any, path: str) -> Action | None:

@@ -133,6 +133,18 @@ def _decide_approval(  # noqa: PLR0917  (private helper of decide, called once)
     trace: tuple[PolicyTrace, ...],
 ) -> Decision:
     expires = grants.grant_expires_at
+    starts = grants.grant_starts_at
+    if expires is not None and now < expires and starts is not None and now < starts:
+        # An approved window still ahead: not in yet, and the answer says why (to the second).
+        return Decision(
+            Effect.NEEDS_APPROVAL,
+            (Reason.GRANT_UPCOMING, *reasons),
+            app.id,
+            policy.name,
+            grant_id=grants.grant_id,
+            grant_expires_at=expires,
+            explain=trace,
+        )
     if expires is not None and now < expires:
         return Decision(
             Effect.ALLOW,

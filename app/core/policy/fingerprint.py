@@ -5,8 +5,8 @@ only while the matching policy still has that fingerprint (docs/adr/0006-grants-
 It covers the application id, the policy name and the compiled `approval` and `justification`
 blocks, nothing else: editing who matches (`include`, `require`, `exclude`) or another policy
 leaves live grants counting; editing the approvers, counts, durations, what reviewers must show
-(`reviewers_need`) or the reason asked for ends them. `reviewers_need` enters the document only
-when set, so policies without it keep the fingerprints they had before it existed. It is
+(`reviewers_need`) or the reason asked for ends them. `reviewers_need` and `starts_within` enter the
+document only when set, so policies without them keep the fingerprints they had before. It is
 computed from the compiled values, so `60m` and `1h` give the same fingerprint.
 """
 
@@ -56,6 +56,13 @@ def _approval(block: Approval | None) -> dict[str, Any] | None:
     }
     if block.reviewers_need is not None:
         document["reviewers_need"] = _reviewers_need(block.reviewers_need)
+    if block.starts_within is not None:
+        document["starts_within"] = _seconds(block.starts_within)
+    if block.escalation is not None:  # fallback approvers change who may approve
+        document["escalation"] = {
+            "after": _seconds(block.escalation.after),
+            "to": [list(e) for e in sorted((a.kind, a.value) for a in block.escalation.to)],
+        }
     return document
 
 

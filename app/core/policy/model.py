@@ -6,9 +6,13 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from app.core.context import Identity
 from app.core.selectors.base import Rule
+
+if TYPE_CHECKING:  # emergency builds on Approver; at run time the names are only annotations
+    from app.core.policy.emergency import BreakGlass, Escalation
 
 
 class Action(Enum):
@@ -75,6 +79,10 @@ class ReviewerRequirement:
         return None if self.max_auth_age is None else int(self.max_auth_age.total_seconds())
 
 
+#: How far ahead a planned window may start when the policy does not say (`starts_within`).
+DEFAULT_STARTS_WITHIN = timedelta(days=7)
+
+
 @dataclass(frozen=True, slots=True)
 class Approval:
     """A second opinion: N of M distinct approvers, for at most `max_duration`."""
@@ -85,10 +93,23 @@ class Approval:
     max_duration: timedelta
     pending_ttl: timedelta
     reviewers_need: ReviewerRequirement | None = None
+    #: How far ahead a planned window may start (`starts_within`); None: DEFAULT_STARTS_WITHIN.
+    starts_within: timedelta | None = None
+    #: Fallback approvers and the delay before they may review (core.policy.emergency).
+    escalation: Escalation | None = None
+
+    @property
+    def start_horizon(self) -> timedelta:
+        """The furthest ahead a requested `starts_at` may lie."""
+        return self.starts_within if self.starts_within is not None else DEFAULT_STARTS_WITHIN
 
     def is_approver(self, identity: Identity) -> bool:
         """Whether `identity` is listed (self-approval is refused elsewhere)."""
         return any(a.covers(identity) for a in self.approvers)
+
+    def is_fallback_approver(self, identity: Identity) -> bool:
+        """Whether `identity` may review once a request has escalated (`escalate_to`)."""
+        return self.escalation is not None and self.escalation.covers(identity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +127,8 @@ class Policy:
     #: SHA-256 of the application id, the name and the approval and justification blocks, set
     #: by the compiler (core.policy.fingerprint); grants count only under an equal fingerprint.
     fingerprint: str = ""
+    #: Who may grant themselves access in an emergency (core.policy.emergency).
+    break_glass: BreakGlass | None = None
 
     @property
     def needs_grant_state(self) -> bool:

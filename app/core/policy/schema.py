@@ -19,6 +19,7 @@ from app.core.policy.compile_approval import (
     REVIEWERS_NEED_KEYS,
 )
 from app.core.policy.compile_document import APP_KEYS, APPLICATION_KEYS, POLICY_KEYS
+from app.core.policy.compile_emergency import BREAK_GLASS_KEYS
 from app.core.policy.model import Action
 from app.core.selectors import REGISTRY
 
@@ -78,6 +79,7 @@ _PROPERTIES: dict[str, dict[str, Any]] = {
     "policy.exclude": {"$ref": "#/$defs/rules", "description": "None may match."},
     "policy.justification": {"$ref": "#/$defs/justification"},
     "policy.approval": {"$ref": "#/$defs/approval"},
+    "policy.break_glass": {"$ref": "#/$defs/break_glass"},
     "justification.required": {"const": True},
     "justification.prompt": {"type": "string", "minLength": 1},
     "justification.min_length": {"type": "integer", "minimum": 1, "maximum": 1000},
@@ -106,6 +108,38 @@ _PROPERTIES: dict[str, dict[str, Any]] = {
     "approval.max_duration": {**_DURATION, "description": "Approvers may shorten, never exceed."},
     "approval.pending_ttl": {**_DURATION, "default": "24h"},
     "approval.reviewers_need": {"$ref": "#/$defs/reviewers_need"},
+    "approval.starts_within": {
+        **_DURATION,
+        "default": "7d",
+        "description": "How far ahead a planned window (`starts_at`) may start (1m to 365d).",
+    },
+    "approval.escalate_after": {
+        **_DURATION,
+        "description": "After this long without a review, escalate_to may review too "
+        "(shorter than pending_ttl; needs escalate_to).",
+    },
+    "approval.escalate_to": {
+        "type": "array",
+        "minItems": 1,
+        "description": "Fallback approvers, notified when the request escalates.",
+        "items": {"$ref": "#/$defs/approver"},
+    },
+    "break_glass.who": {
+        "type": "array",
+        "minItems": 1,
+        "description": "Who may grant themselves access at once, with a justification.",
+        "items": {"$ref": "#/$defs/approver"},
+    },
+    "break_glass.max_duration": {
+        **_DURATION,
+        "default": "1h",
+        "description": "Longest emergency access (1m to 24h).",
+    },
+    "break_glass.review_within": {
+        **_DURATION,
+        "default": "24h",
+        "description": "An approver must review each use within this long (5m to 30d).",
+    },
     "reviewers_need.mfa": {
         "type": "boolean",
         "default": False,
@@ -140,12 +174,18 @@ def policy_schema() -> dict[str, Any]:
                     "required": ["action"],
                     "properties": {"action": {"not": {"const": Action.ALLOW.value}}},
                 },
-                "then": {"properties": {"justification": False, "approval": False}},
+                "then": {
+                    "properties": {"justification": False, "approval": False, "break_glass": False}
+                },
             },
             "rules": {"type": "array", "items": {"$ref": "#/$defs/selector"}},
             "selector": _selector(),
             "justification": _object("justification", JUSTIFICATION_KEYS, required=()),
             "approval": _object("approval", APPROVAL_KEYS, required=("approvers",)),
+            "break_glass": {
+                **_object("break_glass", BREAK_GLASS_KEYS, required=("who",)),
+                "description": "Emergency self-service access, loud and reviewed afterwards.",
+            },
             "reviewers_need": {
                 **_object("reviewers_need", REVIEWERS_NEED_KEYS, required=()),
                 "description": "Step-up: how recently and how strongly an approver signed in.",

@@ -235,6 +235,7 @@ def test_approval_stores_grant_and_pair_key_that_ends_with_it(server: RedisServe
             "id": "grt_1",
             "expires_at": done.grant.expires_at.timestamp(),
             "policy": POLICY.fingerprint,
+            "starts_at": done.grant.starts_at.timestamp(),
         }
         ttl = await w.client.pttl(grant_key(PERSON, SCOPE)) / 1000
         assert abs(ttl - (done.grant.expires_at - w.clock()).total_seconds()) < 5

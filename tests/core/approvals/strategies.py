@@ -18,6 +18,7 @@ from app.core.approvals import (
     Review,
     ReviewDecision,
 )
+from app.core.approvals.emergency_records import BreakGlassState, Verdict
 from app.core.context import Device
 
 ids = st.text(min_size=1, max_size=20)
@@ -84,6 +85,18 @@ def access_requests(draw: st.DrawFn) -> AccessRequest:
     )
 
 
+#: The review state of a break-glass grant, reviewed or not, reported overdue or not.
+break_glass_states = st.builds(
+    BreakGlassState,
+    review_due_at=times,
+    verdict=st.none() | st.sampled_from(Verdict),
+    reviewed_by=st.none() | ids,
+    reviewed_at=st.none() | times,
+    comment=maybe_text,
+    overdue_at=st.none() | times,
+)
+
+
 @st.composite
 def grants(draw: st.DrawFn) -> Grant:
     """A grant in any status and of either kind, its fields consistent with both."""
@@ -109,6 +122,7 @@ def grants(draw: st.DrawFn) -> Grant:
         issuer=draw(st.none() | st.text(max_size=30)),
         subject=draw(st.none() | ids),
         policy_fingerprint=draw(st.none() | ids),
+        break_glass=draw(break_glass_states) if kind is GrantKind.BREAK_GLASS else None,
     )
 
 

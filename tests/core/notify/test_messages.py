@@ -95,6 +95,8 @@ def test_webhook_payload_has_the_documented_fields() -> None:
         "decided_by",
         "comment",
         "grant_expires_at",
+        "starts_at",
+        "extends",
         "links",
     }
     assert payload["type"] == "request_submitted"

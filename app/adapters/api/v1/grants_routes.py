@@ -49,7 +49,10 @@ def add_grant_routes(
         user: Annotated[
             str | None, Query(min_length=1, max_length=256, description="one user's grants")
         ] = None,
-        active: Annotated[bool, Query(description="only grants in force now")] = False,
+        active: Annotated[
+            bool,
+            Query(description="only live grants: in force now, or planned and not yet begun"),
+        ] = False,
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> GrantPage:
@@ -62,7 +65,10 @@ def add_grant_routes(
             cursor=cursor,
             limit=limit,
         )
-        return GrantPage(items=[GrantOut.of(g) for g in page.items], next_cursor=page.next_cursor)
+        now = approvals.now()
+        return GrantPage(
+            items=[GrantOut.of(g, now=now) for g in page.items], next_cursor=page.next_cursor
+        )
 
     @router.get(
         "/grants/{grant_id}",
@@ -73,7 +79,7 @@ def add_grant_routes(
         tags=tags,
     )
     async def get_grant(grant_id: RecordId, principal: caller) -> GrantOut:
-        return GrantOut.of(await approvals.get_grant(principal, grant_id))
+        return GrantOut.of(await approvals.get_grant(principal, grant_id), now=approvals.now())
 
     @router.delete(
         "/grants/{grant_id}",

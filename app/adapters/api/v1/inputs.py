@@ -14,6 +14,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.adapters.api.v1.problems import ProblemError
+from app.adapters.api.v1.times import MomentText
 from app.core.approvals import ErrorCode
 from app.core.durations import DurationError, parse_duration
 
@@ -70,6 +71,22 @@ class NewAccessRequest(BaseModel):
     )
 
     application: Name
+    justification: Justification | None = None
+    duration: DurationText | None = None
+    #: A planned window: access from then for `duration` (or the policy's default).
+    starts_at: MomentText | None = None
+
+
+class ExtensionBody(BaseModel):
+    """Ask for more time on your own grant: reviewed like any request under its policy."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"justification": "CHG-1234 the migration runs late", "duration": "1h"}]
+        },
+    )
+
     justification: Justification | None = None
     duration: DurationText | None = None
 

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from app.adapters.api.v1.idempotency import as_reusable_parameter
 from app.adapters.api.v1.problems import MEDIA_TYPE
 from app.adapters.api.v1.router import api_v1_router
+from app.adapters.slack.routes import documented_router
 
 TITLE = "Countersign API"
 VERSION = "1.0.0"
@@ -68,8 +69,10 @@ def document() -> dict[str, Any]:
             access=settings,
             server=settings,
             read_audit=unused,
+            emergency=unused,
         )
     )
+    app.include_router(documented_router())
     return as_reusable_parameter(_problems_only(app.openapi()))
 
 

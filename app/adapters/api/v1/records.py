@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 
+from app.adapters.api.v1.emergency_records import BreakGlassOut, EscalationOut
 from app.core.approvals import (
     AccessRequest,
     Grant,
@@ -129,6 +130,12 @@ class AccessRequestOut(BaseModel):
     resolution_comment: str | None
     grant_id: str | None
     version: int
+    #: A planned window's start (null: from the approval on).
+    starts_at: datetime | None = None
+    #: The grant this request asks to extend (null: a request for new access).
+    extends: str | None = None
+    #: When the fallback approvers may review it (null: the policy names none).
+    escalation: EscalationOut | None = None
 
     @classmethod
     def of(cls, request: AccessRequest) -> AccessRequestOut:
@@ -151,6 +158,9 @@ class AccessRequestOut(BaseModel):
             resolution_comment=request.resolution_comment,
             grant_id=request.grant_id,
             version=request.version,
+            starts_at=request.starts_at,
+            extends=request.extends,
+            escalation=EscalationOut.maybe(request),
         )
 
 
@@ -178,9 +188,14 @@ class GrantOut(BaseModel):
     revoked_at: datetime | None
     revoke_reason: str | None
     version: int
+    #: Whether it is a live planned window that has not begun (`starts_at` still ahead) at the
+    #: time of the answer.
+    upcoming: bool = False
+    #: A break-glass use's review (null: not a break-glass grant).
+    break_glass: BreakGlassOut | None = None
 
     @classmethod
-    def of(cls, grant: Grant) -> GrantOut:
+    def of(cls, grant: Grant, *, now: datetime | None = None) -> GrantOut:
         """From the core record."""
         return cls(
             id=grant.id,
@@ -202,6 +217,8 @@ class GrantOut(BaseModel):
             revoked_at=grant.revoked_at,
             revoke_reason=grant.revoke_reason,
             version=grant.version,
+            upcoming=now is not None and grant.upcoming(now),
+            break_glass=BreakGlassOut.maybe(grant),
         )
 
 

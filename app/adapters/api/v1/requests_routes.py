@@ -20,6 +20,7 @@ from app.adapters.api.v1.records import (
     GrantOut,
 )
 from app.adapters.api.v1.retries import cancelled_by, reviewed_by
+from app.adapters.api.v1.times import to_moment
 from app.adapters.identity.extract import headers_from_asgi
 from app.adapters.step_up import StepUpLinks
 from app.core.approvals import (
@@ -107,6 +108,7 @@ def add_request_routes(
             context=context,
             justification=body.justification,
             duration=duration,
+            starts_at=to_moment(body.starts_at),
         )
         if not outcome.created:
             response.status_code = 200
@@ -115,7 +117,7 @@ def add_request_routes(
         return AccessOutcomeOut(
             created=outcome.created,
             request=AccessRequestOut.of(outcome.request) if outcome.request else None,
-            grant=GrantOut.of(outcome.grant) if outcome.grant else None,
+            grant=GrantOut.of(outcome.grant, now=approvals.now()) if outcome.grant else None,
         )
 
     @router.get(

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from fastapi import APIRouter
 
 from app.adapters.api.v1.admin_routes import ReadAudit, add_admin_routes
 from app.adapters.api.v1.auth import ServiceTokens, authenticator
+from app.adapters.api.v1.break_glass_routes import add_break_glass_routes
+from app.adapters.api.v1.extensions_routes import add_extension_routes
 from app.adapters.api.v1.grants_routes import add_grant_routes
 from app.adapters.api.v1.idempotency import IdempotencyStore, idempotency_guard
+from app.adapters.api.v1.impact_routes import add_impact_routes
 from app.adapters.api.v1.requests_routes import add_request_routes
 from app.adapters.api.v1.routing import ProblemRoute, add_fallback
 from app.adapters.api.v1.sessions_routes import EndSessions, add_session_routes
@@ -19,6 +23,7 @@ from app.adapters.step_up import StepUpLinks
 from app.config.settings import AccessSettings, ServerSettings
 from app.core.policy.policy_set import PolicySet
 from app.services.approvals import ApprovalService
+from app.services.emergency import EmergencyService
 from app.services.policy_repository import PolicyStatus
 from app.services.ports import Identify, ReadSignals
 
@@ -42,6 +47,8 @@ def api_v1_router(
     clock: Callable[[], datetime] = _utc_now,
     end_sessions: EndSessions | None = None,
     idempotency: IdempotencyStore | None = None,
+    decision_capture: Path | None = None,
+    emergency: EmergencyService | None = None,
 ) -> APIRouter:
     """Build the router; every dependency is passed in. Client IPs are read by `signals`,
     which believes X-Forwarded-For only from TRUSTED_PROXIES, as on the forward-auth path.
@@ -64,12 +71,36 @@ def api_v1_router(
         step_up=StepUpLinks(login_url=server.login_url, public_url=server.public_url),
     )
     add_grant_routes(router, approvals=approvals, authenticate=authenticate, idempotent=idempotent)
+    add_extension_routes(
+        router,
+        approvals=approvals,
+        policies=policies,
+        signals=signals,
+        authenticate=authenticate,
+        idempotent=idempotent,
+    )
+    if emergency is not None:
+        add_break_glass_routes(
+            router,
+            emergency=emergency,
+            policies=policies,
+            signals=signals,
+            authenticate=authenticate,
+            idempotent=idempotent,
+        )
     add_admin_routes(
         router,
         policies=policies,
         policy_status=policy_status,
         read_audit=read_audit,
         clock=clock,
+        authenticate=authenticate,
+        idempotent=idempotent,
+    )
+    add_impact_routes(
+        router,
+        policies=policies,
+        capture=decision_capture,
         authenticate=authenticate,
         idempotent=idempotent,
     )

@@ -20,10 +20,16 @@ OPERATION_IDS = {
     "listGrants",
     "getGrant",
     "revokeGrant",
+    "extendGrant",
+    "useBreakGlass",
+    "listBreakGlassAwaitingReview",
+    "reviewBreakGlass",
     "listAuditEntries",
     "getPolicies",
     "explainDecision",
+    "policyImpact",
     "revokeSessions",
+    "slackInteraction",
 }
 
 
@@ -63,4 +69,7 @@ def test_the_service_serves_the_same_operations(api: Api) -> None:
     ours = {
         key: value for key, value in operations(served).items() if key[1].startswith("/api/v1/")
     }
-    assert ours == operations(json.loads(CHECKED_IN.read_text()))
+    checked_in = operations(json.loads(CHECKED_IN.read_text()))
+    assert ours == {
+        key: value for key, value in checked_in.items() if key[1].startswith("/api/v1/")
+    }
