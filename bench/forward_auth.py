@@ -8,6 +8,9 @@ nginx with deploy/nginx/countersign.conf, then prints one table:
   time); (c) /auth/nginx allow through an approval grant (identity-only: answered from the
   decision memo after the first check); (d) nginx → Countersign → static backend vs nginx →
   the static backend directly; then the decision memo's hits and misses over the whole run.
+
+BENCH_SERVER=granian serves Countersign's app with granian (a bench-only dev dependency)
+instead of uvicorn; BENCH_WORKERS=N runs N worker processes (CPU µs then counts them all).
 """
 
 from __future__ import annotations
@@ -46,6 +49,10 @@ CONNECTIONS = os.environ.get("BENCH_CONNECTIONS", "50")
 
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
+#: What serves Countersign in (b)-(e): `uvicorn` (as `countersign serve` does) or `granian`
+#: (the same ASGI app, for comparison), with BENCH_WORKERS worker processes.
+SERVER = os.environ.get("BENCH_SERVER", "uvicorn")
+WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -147,6 +154,39 @@ def uvicorn(target: str, directory: Path, *, factory: bool = False) -> tuple[Man
     return process, port
 
 
+def granian_service(env: dict[str, str], directory: Path) -> tuple[ManagedProcess, int]:
+    """Countersign's app (app.cli.serve_app, as `serve` builds it) under granian, beside the
+    uvicorn instance that prepared the data directory: same settings, Redis and keys."""
+    port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "granian",
+        "app.cli.serve_app:create_app",
+        "--factory",
+        "--interface",
+        "asgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "1",
+        "--no-ws",
+        "--workers",
+        str(WORKERS),
+        "--runtime-mode",
+        "st",
+        "--log-level",
+        "warning",
+    ]
+    process = ManagedProcess("granian", argv, log_path=directory / "granian.log", env=env, cwd=ROOT)
+    process.wait_for_http(port, "/healthz", ready=lambda status: status == 200, timeout=60)
+    return process, port
+
+
 def static_backend(directory: Path) -> tuple[ManagedProcess, int]:
     """nginx answering 200 "ok" to everything: the static backend of (d)."""
     port = free_port()
@@ -181,14 +221,22 @@ def main() -> int:
             redis_url=redis_server.url,
             policy_dir=ROOT / "policy_rules",
             public_url=f"http://auth.example.com:{proxy_port}",
+            extra_env={"COUNTERSIGN_WORKERS": str(WORKERS)} if SERVER == "uvicorn" else None,
         )
         started.append(service.process)
+        measured_pid, measured_port = service.process.popen.pid, service.port
+        if SERVER == "granian":
+            granian, measured_port = granian_service(service.env, base)
+            started.append(granian)
+            measured_pid = granian.popen.pid
+        elif SERVER != "uvicorn":
+            sys.exit(f"BENCH_SERVER={SERVER}: uvicorn or granian")
         raw_proc, raw_port = uvicorn("bench.null_apps:raw", base)
         fast_proc, fast_port = uvicorn("bench.null_apps:fastapi_app", base)
         started += [raw_proc, fast_proc]
         static_proc, static_port = static_backend(base)
         started.append(static_proc)
-        proxy = start_proxy("nginx", Ports(service.port, static_port, proxy_port), base / "nginx")
+        proxy = start_proxy("nginx", Ports(measured_port, static_port, proxy_port), base / "nginx")
         started.append(proxy.process)
 
         # The SRE policy wants a managed device: Bob's token carries the device claim.
@@ -202,8 +250,8 @@ def main() -> int:
         # the sign-in would set it in the cookie.
         session = _session_for_bob(service.data_dir, public_url=service.public_url)
         rig = Rig(
-            service=service.base_url,
-            service_pid=service.process.popen.pid,
+            service=f"http://127.0.0.1:{measured_port}",
+            service_pid=measured_pid,
             raw=(f"http://127.0.0.1:{raw_port}/", raw_proc.popen.pid),
             fastapi=(f"http://127.0.0.1:{fast_port}/x", fast_proc.popen.pid),
             static=f"http://127.0.0.1:{static_port}/",
@@ -342,8 +390,9 @@ def _mint_managed(env: dict[str, str], data_dir: Path) -> str:
 def _print(results: list[Result], number: int) -> None:
     ceiling = results[0]
     print(
-        f"\nround {number}/{ROUNDS}: wrk -t1 -c{CONNECTIONS} -d{DURATION}, one uvicorn worker "
-        "each (uvloop, httptools); CPU µs = the server process's utime+stime per request"
+        f"\nround {number}/{ROUNDS}: wrk -t1 -c{CONNECTIONS} -d{DURATION}; ceilings: one uvicorn "
+        f"worker each (uvloop, httptools); Countersign: {SERVER}, {WORKERS} worker(s); "
+        "CPU µs = the server process's utime+stime per request"
     )
     print(
         f"{'case':44s} {'req/s':>9s} {'x raw':>6s} {'p50 ms':>7s} {'p99 ms':>7s} "

@@ -64,9 +64,10 @@ SINGLE = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CheckRequest:
-    """One check, as any transport describes it."""
+    """One check, as any transport describes it (not frozen: made per check, never changed,
+    and a frozen dataclass costs twice the construction time)."""
 
     #: The address of the proxy that asks (the transport's peer), judged by is_trusted_peer.
     peer: str

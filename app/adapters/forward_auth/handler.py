@@ -75,8 +75,9 @@ class ForwardAuth:
         raw: list[tuple[bytes, bytes]] = scope["headers"]
         rid = ""
         try:
+            # A list, not a generator: a generator's resumption per header costs more here.
             headers = collect_headers(
-                ((n.decode("latin-1"), v.decode("latin-1")) for n, v in raw), count=len(raw)
+                [(n.decode("latin-1"), v.decode("latin-1")) for n, v in raw], count=len(raw)
             )
             rid = request_id(headers)
             target = flavour.target(scope, headers)

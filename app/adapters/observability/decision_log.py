@@ -29,7 +29,7 @@ import structlog
 from app.adapters.observability.capture import CaptureFile
 from app.adapters.observability.lines import BufferedLines, Timestamp
 from app.adapters.observability.redaction import is_secret, may_hold_token, scrub_record
-from app.core.context import AccessContext, Identity
+from app.core.context import AccessContext, Identity, IPAddress
 
 #: What the policy core judges of a request: every record of a decision carries these.
 INPUT_FIELDS: Final = (
@@ -94,13 +94,14 @@ class DecisionLog:
     """Where decision lines go: the lean writer once JSON logging is configured, else structlog;
     and, when a capture file is configured, every decision there too."""
 
-    __slots__ = ("_capture", "_claims", "_lines", "_min_level", "_people", "_stamp")
+    __slots__ = ("_addresses", "_capture", "_claims", "_lines", "_min_level", "_people", "_stamp")
 
     def __init__(self) -> None:
         self._lines: BufferedLines | None = None
         self._capture: CaptureFile | None = None
         self._claims: tuple[str, ...] = ()
         self._people: dict[int, tuple[Identity, dict[str, Any]]] = {}
+        self._addresses: dict[int, tuple[IPAddress, str]] = {}
         self._min_level = _INFO
         self._stamp = Timestamp()
 
@@ -130,7 +131,7 @@ class DecisionLog:
             "method": context.method,
             "host": context.host,
             "path": context.path,
-            "client_ip": str(client_ip) if client_ip is not None else None,
+            "client_ip": None if client_ip is None else self._address(client_ip),
             "country": context.country,
             "device_managed": device.managed,
             "device_tags": sorted(device.tags) if device.tags else [],
@@ -158,6 +159,18 @@ class DecisionLog:
             self._people.clear()
         self._people[id(identity)] = (identity, person)
         return person
+
+    def _address(self, address: IPAddress) -> str:
+        """The address as text, formatted once per address object (the signal reader hands
+        out the same parsed object for every request from one address)."""
+        known = self._addresses.get(id(address))
+        if known is not None and known[0] is address:
+            return known[1]
+        text = str(address)
+        if len(self._addresses) >= MAX_PEOPLE:
+            self._addresses.clear()
+        self._addresses[id(address)] = (address, text)
+        return text
 
     def info(self, event: str, fields: dict[str, Any]) -> None:
         """One decision."""

@@ -26,6 +26,8 @@ class TrustedProxies:
 
     def __init__(self, networks: Iterable[str | Network]) -> None:
         self._known: dict[IPAddress, bool] = {}
+        #: is_trusted's answers by the peer as written: no address is hashed per request.
+        self._peers: dict[str, bool] = {}
         self._v4: list[ipaddress.IPv4Network] = []
         self._v6: list[ipaddress.IPv6Network] = []
         for item in networks:
@@ -51,10 +53,16 @@ class TrustedProxies:
 
     def is_trusted(self, peer: str) -> bool:
         """True if `peer` (the socket address, as ASGI gives it) is a trusted proxy."""
-        try:
-            return parse_address(peer) in self
-        except ForwardedHeaderError:
-            return False
+        known = self._peers.get(peer)
+        if known is None:
+            try:
+                known = parse_address(peer) in self
+            except ForwardedHeaderError:
+                known = False
+            if len(self._peers) >= CACHE_SIZE:
+                self._peers.clear()
+            self._peers[peer] = known
+        return known
 
 
 def normalise(address: IPAddress) -> IPAddress:
@@ -99,8 +107,8 @@ def _parse_address(text: str) -> IPAddress:
 def client_ip(peer: str, forwarded_for: str | None, trusted: TrustedProxies) -> IPAddress:
     """The client address. Only the hops actually walked are parsed: whatever a client put to
     the left of its own address is its own invention and is never read."""
-    peer_address = parse_address(peer)
-    if peer_address not in trusted or forwarded_for is None or not forwarded_for.strip():
+    peer_address = parse_address(peer)  # raises for an unreadable peer
+    if not trusted.is_trusted(peer) or forwarded_for is None or not forwarded_for.strip():
         return peer_address
     hops = forwarded_for.split(",")
     if len(hops) > MAX_HOPS:

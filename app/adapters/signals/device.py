@@ -28,6 +28,9 @@ from app.core.context import UNKNOWN_DEVICE, Device, Identity
 
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 _SEPARATORS = re.compile(r"[:\s-]")
+#: Identities whose claimed device is remembered (about as many as the token cache holds);
+#: cleared when full, so a flood of tokens costs memory only up to this bound.
+IDENTITIES_KEPT = 10_000
 
 
 def normalise_fingerprint(value: str) -> str | None:
@@ -120,6 +123,7 @@ class DeviceResolver:
         self._cert_header = cert_header.lower()
         self._default_claims = default_claims or ClaimNames()
         self._claims_by_issuer = dict(claims_by_issuer or {})
+        self._by_identity: dict[int, tuple[Identity, Device]] = {}
 
     @classmethod
     def from_settings(
@@ -148,10 +152,23 @@ class DeviceResolver:
                 device = self._inventory.get(fingerprint)
                 if device is not None:
                     return device
-        names = self._default_claims
-        if identity is not None:
-            names = self._claims_by_issuer.get(identity.issuer, names)
-        return device_from_claims(identity, names) or UNKNOWN_DEVICE
+        if identity is None:
+            return UNKNOWN_DEVICE
+        return self._claimed(identity)
+
+    def _claimed(self, identity: Identity) -> Device:
+        """The device the identity's token claims, worked out once per verified identity: the
+        token cache hands out the same Identity for every request with one token (held here,
+        so its id is not reused while the entry lives)."""
+        known = self._by_identity.get(id(identity))
+        if known is not None and known[0] is identity:
+            return known[1]
+        names = self._claims_by_issuer.get(identity.issuer, self._default_claims)
+        device = device_from_claims(identity, names) or UNKNOWN_DEVICE
+        if len(self._by_identity) >= IDENTITIES_KEPT:
+            self._by_identity.clear()
+        self._by_identity[id(identity)] = (identity, device)
+        return device
 
     def _fingerprint(self, headers: Mapping[str, str]) -> str | None:
         """From the certificate header when the proxy sent one, else the fingerprint header."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from app.adapters.signals.client_ip import TrustedProxies, client_ip, parse_address
+from app.adapters.signals.client_ip import TrustedProxies, client_ip
 from app.adapters.signals.country import CountryResolver
 from app.adapters.signals.device import DeviceResolver
 from app.config.settings import IdentitySettings, SignalSettings
@@ -37,8 +37,8 @@ class SignalReader:
         self, peer: str, headers: Mapping[str, str], identity: Identity | None
     ) -> tuple[IPAddress | None, str | None, Device]:
         """(client IP, country, device) for one request; `headers` has lower-case names."""
-        peer_trusted = parse_address(peer) in self.trusted
         address = client_ip(peer, headers.get("x-forwarded-for"), self.trusted)
+        peer_trusted = self.trusted.is_trusted(peer)
         country = self._country.resolve(address, headers, peer_trusted=peer_trusted)
         device = self._device.resolve(headers, identity, peer_trusted=peer_trusted)
         return address, country, device

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from ipaddress import ip_address
 
 import pytest
@@ -130,3 +131,21 @@ def test_is_trusted_answers_for_peers() -> None:
         False,
         False,
     ]
+
+
+def test_a_peers_trust_is_answered_from_its_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The proxy's socket address repeats on every check: after the first answer, neither it
+    nor its trust is worked out again (no address is parsed or hashed per request)."""
+    module = importlib.import_module("app.adapters.signals.client_ip")
+    proxies = TrustedProxies(["10.0.0.0/8"])
+    assert proxies.is_trusted("10.1.2.3")
+    assert not proxies.is_trusted("192.0.2.1")
+    assert not proxies.is_trusted("not an address")
+
+    def unparsed(text: str) -> None:
+        raise AssertionError(f"{text} parsed again")
+
+    monkeypatch.setattr(module, "parse_address", unparsed)
+    assert proxies.is_trusted("10.1.2.3")
+    assert not proxies.is_trusted("192.0.2.1")
+    assert not proxies.is_trusted("not an address")

@@ -121,3 +121,16 @@ def test_bad_inventory_fails_at_start(tmp_path: Path, text: str, problem: str) -
         load_inventory(path)
     assert problem in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_a_tokens_claimed_device_is_worked_out_once_per_identity() -> None:
+    """The token cache hands out one Identity per token: its device is read from its claims
+    once, and a new token (another Identity, other claims) gets its own."""
+    resolver = DeviceResolver()
+    bob = identity(device_managed=True, device_tags=["disk-encrypted"])
+    first = resolver.resolve({}, bob, peer_trusted=False)
+    assert resolver.resolve({}, bob, peer_trusted=False) is first
+    assert first == Device(managed=True, tags=frozenset({"disk-encrypted"}))
+    renewed = identity(device_managed=False)
+    assert resolver.resolve({}, renewed, peer_trusted=False) == Device(managed=False)
+    assert resolver.resolve({}, None, peer_trusted=False) == UNKNOWN_DEVICE
