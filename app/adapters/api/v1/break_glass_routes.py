@@ -12,13 +12,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict
 
+from app.adapters.api.v1.contexts import api_access_context
 from app.adapters.api.v1.idempotency import Attempt
 from app.adapters.api.v1.inputs import Comment, DurationText, Justification, Name, to_timedelta
 from app.adapters.api.v1.problems import problem_responses
 from app.adapters.api.v1.records import GrantOut
 from app.adapters.api.v1.requests_routes import RecordId
-from app.adapters.identity.extract import headers_from_asgi
-from app.core.context import AccessContext, build_access_context
 from app.core.policy.policy_set import PolicySet
 from app.services.emergency import EmergencyService
 from app.services.ports import ReadSignals
@@ -86,21 +85,6 @@ def add_break_glass_routes(
     caller = Annotated[Principal, Depends(authenticate)]
     tags: list[str | Enum] = ["break-glass"]
 
-    def context_for(request: Request, principal: Principal, application: str) -> AccessContext:
-        # The same signals as forward-auth, so the policy that matches is the one the proxy
-        # would apply (a break-glass policy may require a managed device, say).
-        identity = principal.human()
-        headers = headers_from_asgi(request.scope["headers"])
-        peer = request.client.host if request.client else ""
-        app = policies().applications.get(application)
-        return build_access_context(
-            host=app.hosts[0] if app else "",
-            path=app.paths[0] if app and app.paths else "/",
-            identity=identity,
-            signals=signals(peer, headers, identity),
-            user_agent=headers.get("user-agent", ""),
-        )
-
     @router.post(
         "/break-glass",
         operation_id="useBreakGlass",
@@ -120,7 +104,9 @@ def add_break_glass_routes(
         outcome = await emergency.break_glass(
             principal,
             application=body.application,
-            context=context_for(request, principal, body.application),
+            context=api_access_context(
+                request, principal, body.application, policies=policies, signals=signals
+            ),
             justification=body.justification,
             duration=to_timedelta(body.duration),
         )

@@ -10,13 +10,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from app.adapters.api.v1.contexts import api_access_context
 from app.adapters.api.v1.idempotency import Attempt
 from app.adapters.api.v1.inputs import ExtensionBody, to_timedelta
 from app.adapters.api.v1.problems import problem_responses
 from app.adapters.api.v1.records import AccessRequestOut
 from app.adapters.api.v1.requests_routes import RecordId
-from app.adapters.identity.extract import headers_from_asgi
-from app.core.context import build_access_context
 from app.core.policy.policy_set import PolicySet
 from app.services.approvals import ApprovalService
 from app.services.ports import ReadSignals
@@ -63,16 +62,8 @@ def add_extension_routes(
         response: Response,
     ) -> AccessRequestOut:
         grant = await approvals.get_grant(principal, grant_id)
-        identity = principal.human()
-        headers = headers_from_asgi(request.scope["headers"])
-        peer = request.client.host if request.client else ""
-        app = policies().applications.get(grant.application)
-        context = build_access_context(
-            host=app.hosts[0] if app else "",
-            path=app.paths[0] if app and app.paths else "/",
-            identity=identity,
-            signals=signals(peer, headers, identity),
-            user_agent=headers.get("user-agent", ""),
+        context = api_access_context(
+            request, principal, grant.application, policies=policies, signals=signals
         )
         asked, created = await approvals.request_extension(
             principal,

@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
+from app.adapters.api.v1.contexts import api_access_context
 from app.adapters.api.v1.idempotency import Attempt
 from app.adapters.api.v1.inputs import ApprovalBody, DenialBody, NewAccessRequest, to_timedelta
 from app.adapters.api.v1.problems import problem_responses, step_up_problem
@@ -21,7 +22,6 @@ from app.adapters.api.v1.records import (
 )
 from app.adapters.api.v1.retries import cancelled_by, reviewed_by
 from app.adapters.api.v1.times import to_moment
-from app.adapters.identity.extract import headers_from_asgi
 from app.adapters.step_up import StepUpLinks
 from app.core.approvals import (
     AccessRequest,
@@ -30,7 +30,6 @@ from app.core.approvals import (
     ReviewDecision,
     StepUpRequiredError,
 )
-from app.core.context import AccessContext, build_access_context
 from app.core.policy.policy_set import PolicySet
 from app.services.approvals import ApprovalService
 from app.services.ports import ReadSignals
@@ -64,21 +63,6 @@ def add_request_routes(
     keyed = Annotated[Attempt, Depends(idempotent)]
     tags: list[str | Enum] = ["access requests"]
 
-    def context_for(request: Request, principal: Principal, application: str) -> AccessContext:
-        # The same signals as forward-auth: client IP through trusted proxies only, country,
-        # device. The host and path are the application's own, for the record.
-        identity = principal.human()
-        headers = headers_from_asgi(request.scope["headers"])
-        peer = request.client.host if request.client else ""
-        app = policies().applications.get(application)
-        return build_access_context(
-            host=app.hosts[0] if app else "",
-            path=app.paths[0] if app and app.paths else "/",
-            identity=identity,
-            signals=signals(peer, headers, identity),
-            user_agent=headers.get("user-agent", ""),
-        )
-
     @router.post(
         "/access-requests",
         operation_id="createAccessRequest",
@@ -101,7 +85,9 @@ def add_request_routes(
         body: NewAccessRequest, principal: caller, request: Request, response: Response
     ) -> AccessOutcomeOut:
         duration = to_timedelta(body.duration)
-        context = context_for(request, principal, body.application)
+        context = api_access_context(
+            request, principal, body.application, policies=policies, signals=signals
+        )
         outcome = await approvals.request_access(
             principal,
             application=body.application,
