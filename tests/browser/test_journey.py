@@ -75,6 +75,9 @@ def test_my_access_lists_the_grant_and_ends_it(site: BrowserSite) -> None:
     bob.page.get_by_label("Approve for").select_option(label="1 hour")
     bob.page.get_by_role("button", name="Approve").click()
     expect(bob.page.get_by_role("status")).to_contain_text("Approved")
+    # Alice's status page follows the approval on to the application by itself: let it land
+    # before she goes elsewhere, or her navigation races that one.
+    alice.page.wait_for_url(re.compile(r"^http://library\.example\.com/"), timeout=20_000)
 
     alice.open(site.public_url("/access"))
     grants = alice.page.locator("#my-grants")
