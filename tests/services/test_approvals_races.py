@@ -40,8 +40,8 @@ from tests.support.workflow import (
     world,
 )
 
-#: Replicas: threads, each with its own event loop, so that WATCH (not the in-process turn
-#: taking of the store) is what keeps them apart.
+#: Replicas: threads, each with its own event loop and store, so that WATCH (not the in-process
+#: turn taking of one store) is what keeps them apart.
 REPLICAS = 10
 
 
@@ -79,11 +79,10 @@ Decision = tuple[str, Identity, ReviewDecision]
 Outcome = RequestStatus | ErrorCode
 
 
-async def decide(client: Any, clock: Clock, decision: Decision) -> tuple[str, Outcome]:
-    """One reviewer's decision through a service over `client`: the request, and the status the
-    call returned or the code it was refused with."""
+async def decide(w: World, decision: Decision) -> tuple[str, Outcome]:
+    """One reviewer's decision through replica `w`: the request, and the status the call
+    returned or the code it was refused with."""
     request_id, who, verdict = decision
-    w = service_over(client, clock, shipped_policies())
     if verdict is ReviewDecision.APPROVE:
         call = w.service.approve(person(who), request_id, duration=None, comment=None)
     else:
@@ -97,22 +96,18 @@ async def decide(client: Any, clock: Clock, decision: Decision) -> tuple[str, Ou
 def replica(
     url: str, clock: Clock, decisions: list[Decision], start: threading.Barrier
 ) -> list[tuple[str, Outcome]]:
-    """One replica's process: its own event loop and a connection per decision, all decisions
-    at once, released together with every other replica."""
+    """One replica's process: its own event loop, client and service (as `countersign serve`
+    has one of each), all its decisions at once, released together with every other replica."""
 
     async def go() -> list[tuple[str, Outcome]]:
-        clients = [Redis.from_url(url) for _ in decisions]
+        client = Redis.from_url(url, max_connections=len(decisions))
         try:
-            await asyncio.gather(*(client.ping() for client in clients))
+            await asyncio.gather(*(client.ping() for _ in decisions))  # fill the pool
+            w = service_over(client, clock, shipped_policies())
             start.wait(timeout=10)  # blocks this replica's loop only while nothing runs on it
-            return list(
-                await asyncio.gather(
-                    *(decide(c, clock, d) for c, d in zip(clients, decisions, strict=True))
-                )
-            )
+            return list(await asyncio.gather(*(decide(w, d) for d in decisions)))
         finally:
-            for client in clients:
-                await client.aclose()
+            await client.aclose()
 
     return asyncio.run(go())
 
