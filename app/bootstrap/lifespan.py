@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI
 
+from app.adapters.observability.decision_log import decision_log
 from app.adapters.store.retention import Retention
 from app.bootstrap.emergency import emergency_of, escalate_forever
 from app.bootstrap.parts import Parts, utc_now
@@ -125,6 +126,7 @@ async def _stop(parts: Parts, tasks: dict[str, asyncio.Task[None] | None]) -> No
         await parts.streamer.aclose()
     await parts.redis.aclose()
     parts.signals.close()
+    decision_log.flush()  # the last decisions, before the process's own exit
 
 
 async def _cancel_until_done(

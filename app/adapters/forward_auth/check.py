@@ -265,17 +265,12 @@ def _log(
     started: float,
     page: bool = False,
 ) -> None:
-    decision_log.info(
+    decision_log.decided(
         # nginx's second call for the refusal page: the same decision, logged apart.
         "deny_page_served" if page else "decision_made",
         {
             "request_id": request_id,
             "proxy": flavour.name,
-            "method": original.method,
-            "host": original.host,
-            "path": original.path,
-            # Every input the core judged (docs/adr/0013), so the line can be replayed.
-            **decision_log.inputs(context),
             "application": decision.application,
             "policy": decision.policy,
             "effect": decision.effect.value,
@@ -284,4 +279,6 @@ def _log(
             "status": status,
             "latency_ms": round((perf_counter() - started) * 1000, 3),
         },
+        # Every input the core judged (docs/adr/0013), so the line can be replayed.
+        context,
     )

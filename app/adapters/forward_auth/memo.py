@@ -97,6 +97,10 @@ class DecisionMemo:
         self._max_age = max_age
         self._entries: OrderedDict[Key, _Entry] = OrderedDict()
         self._policy_set: PolicySet | None = None
+        #: The context of the last recall that found "decided every time": its remember has
+        #: nothing to keep, and need not look again (checks of one loop may interleave; then
+        #: remember looks, as for any other context).
+        self._every_time: AccessContext | None = None
         self.counts = MemoCounts()
 
     def recall(self, context: AccessContext) -> Decision | None:
@@ -117,6 +121,7 @@ class DecisionMemo:
         self._entries.move_to_end(key)
         decision = entry.decision
         if decision is None:
+            self._every_time = context
             self.counts.misses += 1
             return None
         self.counts.hits += 1
@@ -127,6 +132,9 @@ class DecisionMemo:
         """Keep `decision`, just made for `context`, if the policy lets its outcome depend on
         the identity and the application alone and it is what the state known exact now
         gives; otherwise keep nothing."""
+        if self._every_time is context:
+            self._every_time = None
+            return
         if self._size <= 0 or decision.explain or UNDECIDED.intersection(decision.reasons):
             return
         policies = self._current()

@@ -86,6 +86,8 @@ _ANONYMOUS: Final[dict[str, Any]] = {
     "amr": [],
     "claims": {},
 }
+#: `_ANONYMOUS` as the inside of a JSON object, spliced into a line as a person's part is.
+_ANONYMOUS_JSON: Final = orjson.dumps(_ANONYMOUS)[1:-1]
 _INFO = logging.INFO
 _WARNING = logging.WARNING
 
@@ -100,7 +102,7 @@ class DecisionLog:
         self._lines: BufferedLines | None = None
         self._capture: CaptureFile | None = None
         self._claims: tuple[str, ...] = ()
-        self._people: dict[int, tuple[Identity, dict[str, Any]]] = {}
+        self._people: dict[int, tuple[Identity, dict[str, Any], bytes]] = {}
         self._addresses: dict[int, tuple[IPAddress, str]] = {}
         self._min_level = _INFO
         self._stamp = Timestamp()
@@ -125,9 +127,16 @@ class DecisionLog:
 
     def inputs(self, context: AccessContext) -> dict[str, Any]:
         """The record fields of what the core judged: the request, the person, the signals."""
+        fields = self._signals(context)
+        identity = context.identity
+        fields.update(_ANONYMOUS if identity is None else self._person(identity)[0])
+        return fields
+
+    def _signals(self, context: AccessContext) -> dict[str, Any]:
+        """The request's own inputs: where it went, from where, on what device."""
         device = context.device
         client_ip = context.client_ip
-        fields: dict[str, Any] = {
+        return {
             "method": context.method,
             "host": context.host,
             "path": context.path,
@@ -136,16 +145,14 @@ class DecisionLog:
             "device_managed": device.managed,
             "device_tags": sorted(device.tags) if device.tags else [],
         }
-        identity = context.identity
-        fields.update(_ANONYMOUS if identity is None else self._person(identity))
-        return fields
 
-    def _person(self, identity: Identity) -> dict[str, Any]:
-        """The person's fields, built once per verified identity: the authenticator hands out
-        the same Identity for every request with one token (held here, so its id is unique)."""
+    def _person(self, identity: Identity) -> tuple[dict[str, Any], bytes]:
+        """The person's fields, and the same serialised (scrubbed) as the inside of a JSON
+        object, built once per verified identity: the authenticator hands out the same
+        Identity for every request with one token (held here, so its id is unique)."""
         known = self._people.get(id(identity))
         if known is not None and known[0] is identity:
-            return known[1]
+            return known[1], known[2]
         person = {
             "user": identity.user,
             "subject": identity.subject,
@@ -155,10 +162,13 @@ class DecisionLog:
             "amr": sorted(identity.amr),
             "claims": self._recorded_claims(identity.claims) if self._claims else {},
         }
+        serialised = orjson.dumps(person)
+        if may_hold_token(serialised):
+            serialised = orjson.dumps(scrub_record(dict(person)))
         if len(self._people) >= MAX_PEOPLE:
             self._people.clear()
-        self._people[id(identity)] = (identity, person)
-        return person
+        self._people[id(identity)] = (identity, person, serialised[1:-1])
+        return person, serialised[1:-1]
 
     def _address(self, address: IPAddress) -> str:
         """The address as text, formatted once per address object (the signal reader hands
@@ -173,8 +183,27 @@ class DecisionLog:
         return text
 
     def info(self, event: str, fields: dict[str, Any]) -> None:
-        """One decision."""
+        """One decision, `fields` already holding its inputs (see `inputs`)."""
         self._write(_INFO, "info", event, fields)
+
+    def decided(self, event: str, fields: dict[str, Any], context: AccessContext) -> None:
+        """One decision: `fields` (what the check knows) plus every input of `context`. The
+        person's part of the line is serialised once per identity and spliced in."""
+        lines = self._lines
+        capture = self._capture if event == DECIDED else None
+        if lines is None or (self._min_level > _INFO and capture is None):
+            fields.update(self.inputs(context))
+            self._write(_INFO, "info", event, fields)
+            return
+        fields.update(self._signals(context))
+        identity = context.identity
+        person = _ANONYMOUS_JSON if identity is None else self._person(identity)[1]
+        line = _serialised(fields, event, "info", self._stamp.now())
+        line = b"%b,%b}" % (line[:-1], person)
+        if self._min_level <= _INFO:
+            lines.msg(line)
+        if capture is not None:
+            capture.write(line)
 
     def warning(self, event: str, fields: dict[str, Any]) -> None:
         """One refused check (bad proxy metadata, an untrusted caller)."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import sys
+import threading
 import time
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 
@@ -35,37 +37,90 @@ class Timestamp:
 
 
 class BufferedLines:
-    """Writes log lines to a buffered binary stream and flushes at most every `interval`
-    seconds (and at exit): one system call per request costs more than the rest of a
-    decision's logging. A crash can lose the last fraction of a second of decision logs;
-    workflow events are in the audit log, written in their own transactions."""
+    """Writes log lines through a buffer of its own and flushes it `interval` seconds after
+    the first line it holds (a timer on the running event loop; outside one, at once), when
+    it holds `limit` bytes, and at exit. One system call per request costs more than the rest
+    of a decision's logging, and the stream itself may be unbuffered (PYTHONUNBUFFERED, as in
+    most container images). A crash can lose the last fraction of a second of decision logs;
+    workflow events are in the audit log, written in their own transactions.
 
-    def __init__(self, stream: Any = None, interval: float = 0.25) -> None:
+    Thread-safe: structlog lines can come from worker threads. The lock is held only to swap
+    the buffer, never across a write."""
+
+    def __init__(
+        self,
+        stream: Any = None,
+        interval: float = 0.25,
+        limit: int = 64 * 1024,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._fixed = stream
+        self._clock = clock
         self._interval = interval
-        self._last = 0.0
+        self._limit = limit
+        self._buffer: list[bytes] = []
+        self._size = 0
+        self._since = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        #: Where the buffered lines go: the stream when they were logged.
+        self._target: Any = None
+        self._lock = threading.Lock()
         atexit.register(self.flush)
 
     @property
     def _stream(self) -> Any:
-        # Standard output is looked up at each write: it may be replaced (tests capture it).
-        return self._fixed if self._fixed is not None else sys.stdout.buffer
+        # Standard output is looked up at each line: it may be replaced (tests capture it),
+        # and a line goes where standard output was when it was logged.
+        try:
+            return self._fixed if self._fixed is not None else sys.stdout.buffer
+        except AttributeError:  # replaced by something without a binary buffer
+            return None
 
     def msg(self, message: bytes) -> None:
-        """Write one line; a closed or broken stream loses the line, never the request."""
-        try:
-            stream = self._stream
-            stream.write(message + b"\n")
-            now = time.monotonic()
-            if now - self._last >= self._interval:
-                self._last = now
-                stream.flush()
-        except (ValueError, OSError, AttributeError):
-            pass
+        """Buffer one line; a closed or broken stream loses lines, never the request."""
+        now = self._clock()
+        stream = self._stream
+        if stream is not self._target:
+            self.flush()  # what waits was logged for the stream before
+            self._target = stream
+        with self._lock:
+            if not self._buffer:
+                self._since = now
+            self._buffer.append(message)
+            self._size += len(message) + 1
+            # Also due by age: a timer whose event loop has ended never fires.
+            due = self._size >= self._limit or now - self._since >= self._interval
+            waiting = self._timer is not None
+        if due:
+            self.flush()
+        elif not waiting:
+            self._arm()
 
     log = debug = info = warn = warning = error = critical = exception = fatal = msg
 
+    def _arm(self) -> None:
+        """Flush in `interval` seconds on this thread's event loop; without one, now."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        with self._lock:
+            if self._timer is None:
+                self._timer = loop.call_later(self._interval, self.flush)
+
     def flush(self) -> None:
         """Write out what is buffered."""
+        with self._lock:
+            lines, self._buffer, self._size = self._buffer, [], 0
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+        if not lines:
+            return
+        lines.append(b"")
         with contextlib.suppress(ValueError, OSError, AttributeError):  # closed at exit
-            self._stream.flush()
+            stream = self._target if self._target is not None else self._stream
+            stream.write(b"\n".join(lines))
+            stream.flush()

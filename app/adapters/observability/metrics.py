@@ -5,16 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from app.adapters.observability.decision_metrics import DecisionCounts
 from app.core.decision import Decision, Effect
 from app.core.reasons import Reason
 
 #: Denies that mean "Countersign could not decide", not "the policy said no": alerted on.
 DECISION_ERRORS = (Reason.INTERNAL_ERROR, Reason.GRANT_STATE_UNAVAILABLE)
-
-LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
 
 
 class Metrics:
@@ -22,18 +21,8 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.decisions = Counter(
-            "countersign_decisions_total",
-            "Decisions by effect and application",
-            ["effect", "application"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "countersign_decision_seconds",
-            "Time to decide, grant lookups included",
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
+        self.decision_counts = DecisionCounts()
+        self.registry.register(self.decision_counts)
         self.decision_errors = Counter(
             "countersign_decision_errors_total",
             "Decisions that failed closed (internal-error, grant-state-unavailable) by reason",
@@ -144,17 +133,10 @@ class Metrics:
             "Break-glass uses past review_within without a review (read from Redis at scrape)",
             registry=self.registry,
         )
-        self._children: dict[tuple[str, str], Counter] = {}
 
     def decided(self, decision: Decision, *, seconds: float) -> None:
-        """Count one decision (label children cached: labels() is slow on the hot path)."""
-        key = (decision.effect.value, decision.application or "")
-        child = self._children.get(key)
-        if child is None:
-            child = self.decisions.labels(*key)
-            self._children[key] = child
-        child.inc()
-        self.latency.observe(seconds)
+        """Count one decision (plain integers: see decision_metrics)."""
+        self.decision_counts.count(decision.effect.value, decision.application or "", seconds)
         if decision.effect is Effect.DENY:
             for reason in decision.reasons:
                 if reason in DECISION_ERRORS:

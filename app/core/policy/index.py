@@ -17,10 +17,13 @@ from app.core.policy.model import Application
 class RouteIndex:
     """An immutable (host, path prefix) → application index."""
 
-    __slots__ = ("_depth", "_routes", "_wildcards")
+    __slots__ = ("_depth", "_last", "_routes", "_wildcards")
 
     def __init__(self, routes: Mapping[tuple[str, str], Application]) -> None:
         self._routes = dict(routes)
+        #: The last lookup, (host, path, answer): a check asks for the same request's route
+        #: more than once (decision memo, then evaluation), with the very same strings.
+        self._last: tuple[str, str, Application | None] = ("", "", None)
         self._wildcards = any(host.startswith("*.") for host, _ in self._routes)
         self._depth = max((_depth(path) for _, path in self._routes), default=0)
 
@@ -36,6 +39,14 @@ class RouteIndex:
 
     def resolve(self, host: str, path: str) -> Application | None:
         """The application for a normalised lower-case host and a normalised path."""
+        last = self._last
+        if last[0] is host and last[1] is path:
+            return last[2]
+        app = self._find(host, path)
+        self._last = (host, path, app)
+        return app
+
+    def _find(self, host: str, path: str) -> Application | None:
         routes = self._routes
         keys = _host_keys(host) if self._wildcards else (host,)
         prefix = path

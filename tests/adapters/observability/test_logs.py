@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import pty
 import subprocess
 import sys
 from typing import Any
+
+import pytest
 
 from app.adapters.observability.lines import BufferedLines
 from app.adapters.observability.redaction import REDACTED, redact
@@ -61,6 +64,114 @@ def test_buffered_lines_reach_the_stream_on_flush() -> None:
         lines.msg(f'{{"n":{n}}}'.encode())
     lines.flush()
     assert raw.getvalue() == b'{"n":0}\n{"n":1}\n{"n":2}\n'
+
+
+class CountingStream(io.RawIOBase):
+    """An unbuffered stream (standard output under PYTHONUNBUFFERED) that counts its writes."""
+
+    def __init__(self) -> None:
+        self.data = b""
+        self.writes = 0
+        self.written: asyncio.Event | None = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        self.writes += 1
+        self.data += bytes(b)
+        if self.written is not None:
+            self.written.set()
+        return len(b)
+
+
+def test_lines_to_an_unbuffered_stream_are_written_together() -> None:
+    """Over an unbuffered stream, a hundred lines logged in a service (an event loop runs)
+    are one write, not a hundred."""
+    stream = CountingStream()
+    lines = BufferedLines(stream, interval=3600)
+
+    async def serve() -> None:
+        for n in range(100):
+            lines.msg(f'{{"n":{n}}}'.encode())
+
+    asyncio.run(serve())
+    assert stream.writes == 0
+    lines.flush()
+    assert stream.writes == 1
+    assert stream.data.splitlines() == [f'{{"n":{n}}}'.encode() for n in range(100)]
+
+
+def test_a_full_buffer_is_written_at_once() -> None:
+    """The buffer never holds more than its limit."""
+    stream = CountingStream()
+    lines = BufferedLines(stream, interval=3600, limit=64)
+
+    async def serve() -> None:
+        for _ in range(4):
+            lines.msg(b"x" * 20)
+
+    asyncio.run(serve())
+    assert stream.writes == 1
+    assert stream.data == (b"x" * 20 + b"\n") * 4
+
+
+def test_a_last_line_is_written_by_the_timer() -> None:
+    """With nothing logged after it, a line still reaches the stream within the interval."""
+    stream = CountingStream()
+    lines = BufferedLines(stream, interval=0.05)
+
+    async def go() -> None:
+        stream.written = asyncio.Event()
+        lines.msg(b'{"last":true}')
+        assert stream.writes == 0
+        await asyncio.wait_for(stream.written.wait(), 10)
+
+    asyncio.run(go())
+    assert stream.data == b'{"last":true}\n'
+
+
+def test_lines_after_an_event_loop_ended_are_still_written() -> None:
+    """A timer armed on a loop that has ended never fires: the next line past the interval
+    writes what waits."""
+    stream = CountingStream()
+    now = [0.0]
+    lines = BufferedLines(stream, interval=1.0, clock=lambda: now[0])
+
+    async def one() -> None:
+        lines.msg(b"1")
+
+    asyncio.run(one())  # ends before its timer fires
+    now[0] = 1.5
+    lines.msg(b"2")
+    assert stream.data == b"1\n2\n"
+
+
+def test_outside_an_event_loop_each_line_is_written_at_once() -> None:
+    """A command-line tool's lines appear as they are logged (no loop to flush them later)."""
+    stream = CountingStream()
+    lines = BufferedLines(stream, interval=3600)
+    lines.msg(b"1")
+    assert stream.data == b"1\n"
+
+
+def test_a_line_goes_where_standard_output_was_when_it_was_logged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Standard output replaced while lines wait (a test capturing it): the waiting lines go
+    to the stream they were logged for, the new ones to the new stream."""
+    first, second = io.TextIOWrapper(io.BytesIO()), io.TextIOWrapper(io.BytesIO())
+    lines = BufferedLines(interval=3600)
+
+    async def serve() -> None:
+        monkeypatch.setattr(sys, "stdout", first)
+        lines.msg(b"1")
+        monkeypatch.setattr(sys, "stdout", second)
+        lines.msg(b"2")
+
+    asyncio.run(serve())
+    lines.flush()
+    assert (first.buffer.getvalue(), second.buffer.getvalue()) == (b"1\n", b"2\n")  # type: ignore[attr-defined]
 
 
 def test_a_closed_stream_loses_the_line_not_the_request() -> None:
