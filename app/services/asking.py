@@ -63,6 +63,7 @@ class Asking(Workflow):
         again returns the open request, or the grant when one is in force (an upcoming one
         included).
         """
+        principal.require("requests:create")
         person = principal.human()
         now = self._clock()
         app, policy = self._requestable(application, context, now)
@@ -124,6 +125,7 @@ class Asking(Workflow):
     ) -> AccessOutcome:
         """What the signed-in person already has under the policy `context` would be judged by:
         the open request and the grant in force (either may be None; `created` is false)."""
+        principal.require("requests:read")
         person = principal.human()
         now = self._clock()
         app, policy = self._requestable(application, context, now)

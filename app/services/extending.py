@@ -47,6 +47,7 @@ class Extending(Resolving):
     ) -> tuple[AccessRequest, bool]:
         """Ask, as the grant's holder, to extend it; asking again returns the open extension
         request. Returns the request and whether it is new."""
+        principal.require("requests:create")
         person = principal.human()
         grant = await self._visible_grant(principal, grant_id)
         policy = policy_named(self._policies(), grant.application, grant.policy)

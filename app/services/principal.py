@@ -7,7 +7,11 @@ from dataclasses import dataclass
 from app.core.context import Identity
 from app.services.errors import ScopeError
 
-SCOPES = frozenset({"requests:read", "requests:review", "grants:revoke", "audit:read"})
+#: What a service token may be allowed: read requests and grants, ask for access (and extend,
+#: withdraw) for the person it acts for, review, revoke, read the audit log.
+SCOPES = frozenset(
+    {"requests:read", "requests:create", "requests:review", "grants:revoke", "audit:read"}
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,6 +94,7 @@ class Resolving(Workflow):
 
     async def cancel(self, principal: Principal, request_id: str) -> AccessRequest:
         """The requester withdraws a pending request."""
+        principal.require("requests:create")
         person = principal.human()
         request = await self._visible_request(principal, request_id)
         now = self._clock()

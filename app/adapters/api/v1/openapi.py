@@ -27,9 +27,10 @@ decision point.
 same identities as forward-auth; the session cookie is not accepted here), or
 `Authorization: Bearer cst_...` with a service token. Service tokens are configured in the
 config file as `service_tokens: [{name, sha256, scopes}]` (`countersign token service` makes
-one) with the scopes `requests:read`, `requests:review`, `grants:revoke` and `audit:read`. A
-service token acting for a person also sends that person's JWT in `X-Countersign-User-Token`;
-reviews made that way record both. Admins are the members of `COUNTERSIGN_ADMIN_GROUPS`.
+one) with the scopes `requests:read`, `requests:create` (ask, extend and withdraw for the person
+it acts for), `requests:review`, `grants:revoke` and `audit:read`. A service token acting for a
+person also sends that person's JWT in `X-Countersign-User-Token`; reviews made that way record
+both. Admins are the members of `COUNTERSIGN_ADMIN_GROUPS`.
 
 **Errors** are RFC 9457 problem documents (`application/problem+json`) with a stable `code`.
 An approval refused because the policy's `reviewers_need` asks for a fresher or MFA sign-in is

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tests.adapters.api.v1.world import (
     ALICE,
+    ASKER,
     AUDITOR,
     BOB,
     DAVE,
@@ -99,6 +100,22 @@ def test_a_service_token_alone_cannot_ask_for_access(api: Api) -> None:
         LIST, service=REVIEW_BOT, json={"application": "grafana", "justification": "INC-1 x"}
     )
     assert response.status_code == 403
+
+
+def test_asking_for_a_person_needs_the_create_scope(api: Api) -> None:
+    """A token acting for ALICE asks, extends and withdraws only with requests:create: the
+    review bot (read and review) is refused 403 insufficient-scope, the asker is not."""
+    body = {"application": "grafana", "justification": "INC-1 dashboards are blank"}
+    refused = api.post(LIST, service=REVIEW_BOT, acting_for=ALICE, json=body)
+    assert refused.status_code == 403
+    assert problem_of(refused)["code"] == "insufficient-scope"
+    asked = api.post(LIST, service=ASKER, acting_for=ALICE, json=body)
+    assert asked.status_code == 201, asked.text
+    request_id = asked.json()["request"]["id"]
+    for token, status in ((REVIEW_BOT, 403), (ASKER, 200)):
+        withdrawn = api.post(f"{LIST}/{request_id}/cancel", service=token, acting_for=ALICE)
+        assert withdrawn.status_code == status, withdrawn.text
+    assert withdrawn.json()["status"] == "cancelled"
 
 
 def test_a_bad_user_token_with_a_service_token_is_401(api: Api) -> None:

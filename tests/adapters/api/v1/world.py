@@ -68,7 +68,9 @@ REVIEW_BOT = ServiceToken(
 READER = ServiceToken("reader", "cst_reader-secret", ("requests:read",))
 AUDITOR = ServiceToken("auditor", "cst_auditor-secret", ("audit:read",))
 REVOKER = ServiceToken("revoker", "cst_revoker-secret", ("requests:read", "grants:revoke"))
-SERVICE_TOKENS = (REVIEW_BOT, READER, AUDITOR, REVOKER)
+#: A tool that files requests for the people it acts for (a chat bot's "/access grafana").
+ASKER = ServiceToken("asker", "cst_asker-secret", ("requests:read", "requests:create"))
+SERVICE_TOKENS = (REVIEW_BOT, READER, AUDITOR, REVOKER, ASKER)
 
 GRAFANA_REASON = "INC-4242 dashboards for the outage"
 DB_REASON = "CHG-1234 rotate the replication user"
