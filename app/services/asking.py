@@ -79,7 +79,7 @@ class Asking(Workflow):
                 kept = core.in_force(current, scope, now)
                 if kept is not None:
                     return GrantTransition(kept, ())
-                return core.justify(
+                justified = core.justify(
                     grant_id=grant_id,
                     application=app.id,
                     policy=policy,
@@ -87,6 +87,7 @@ class Asking(Workflow):
                     justification=justification,
                     now=now,
                 )
+                return core.through_token(justified, principal.token)
 
             opened = await self._store.open_grant(person=who, scope=scope, step=justify)
             announce(opened.events)
@@ -112,7 +113,8 @@ class Asking(Workflow):
                 now=now,
             )
             planned = plan(submitted, starts_at=starts_at, approval=approval, now=now)
-            return schedule(planned, approval)  # escalate_after, if the policy sets it
+            scheduled = schedule(planned, approval)  # escalate_after, if the policy sets it
+            return core.through_token(scheduled, principal.token)
 
         result = await self._store.open_request(person=who, scope=scope, step=step)
         if isinstance(result, Grant):

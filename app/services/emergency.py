@@ -133,7 +133,7 @@ class EmergencyService:
         verdict = Verdict.JUSTIFIED if justified else Verdict.NOT_JUSTIFIED
 
         def step(current: Grant) -> core.GrantTransition:
-            return review_break_glass(
+            judged = review_break_glass(
                 current,
                 reviewer=reviewer,
                 policy=policy_named(self._policies(), current.application, current.policy),
@@ -141,6 +141,7 @@ class EmergencyService:
                 comment=comment,
                 now=now,
             )
+            return core.through_token(judged, principal.token)
 
         try:
             result = await self._store.update_grant(grant_id, step)

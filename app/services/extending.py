@@ -73,7 +73,8 @@ class Extending(Resolving):
                 now=now,
             )
             # escalate_after applies to an extension as to any request
-            return schedule(asked, approval) if approval is not None else asked
+            scheduled = schedule(asked, approval) if approval is not None else asked
+            return core.through_token(scheduled, principal.token)
 
         result = await self._store.open_extension(grant.id, step)
         announce(result.events)

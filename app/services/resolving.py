@@ -99,7 +99,10 @@ class Resolving(Workflow):
         request = await self._visible_request(principal, request_id)
         now = self._clock()
         result = await self._store.update_request(
-            request.id, lambda current: core.cancel(current, by=person, now=now)
+            request.id,
+            lambda current: core.through_token(
+                core.cancel(current, by=person, now=now), principal.token
+            ),
         )
         announce(result.events)
         return result.request
@@ -115,13 +118,16 @@ class Resolving(Workflow):
         is_approver = may_revoke_as_approver(who, grant, self._policies())
         result = await self._store.update_grant(
             grant.id,
-            lambda current: core.revoke(
-                current,
-                by=actor,
-                is_admin=is_admin,
-                is_approver=is_approver,
-                now=now,
-                reason=reason,
+            lambda current: core.through_token(
+                core.revoke(
+                    current,
+                    by=actor,
+                    is_admin=is_admin,
+                    is_approver=is_approver,
+                    now=now,
+                    reason=reason,
+                ),
+                principal.token,
             ),
         )
         announce(result.events)

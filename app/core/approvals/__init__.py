@@ -6,7 +6,13 @@ it caused; the store saves both with a compare-and-set on `version`.
 
 from app.core.approvals.codec import RecordError
 from app.core.approvals.errors import ApprovalError, Category, ErrorCode, StepUpRequiredError
-from app.core.approvals.events import Event, EventType, GrantTransition, RequestTransition
+from app.core.approvals.events import (
+    Event,
+    EventType,
+    GrantTransition,
+    RequestTransition,
+    through_token,
+)
 from app.core.approvals.grant import Grant, GrantKind, GrantStatus
 from app.core.approvals.granting import expire_grant, in_force, justify, revoke
 from app.core.approvals.person import Person, Scope
@@ -53,4 +59,5 @@ __all__ = [
     "revoke",
     "submit",
     "tally",
+    "through_token",
 ]

@@ -7,11 +7,11 @@ in core.audit_events) and `sessions_revoked` change no request or grant.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from app.core.approvals.codec import Fields, RecordError, encode_time
 from app.core.approvals.grant import Grant
@@ -19,6 +19,7 @@ from app.core.approvals.request import AccessRequest
 
 #: Event data stays flat and JSON-ready: scalars, or a tuple of strings (device tags, approvers).
 DataValue = str | int | bool | None | tuple[str, ...]
+T = TypeVar("T")
 
 
 class EventType(StrEnum):
@@ -175,3 +176,14 @@ class GrantTransition:
     def changed(self) -> bool:
         """Whether there is anything to save."""
         return bool(self.events)
+
+
+def through_token(transition: T, token: str | None) -> T:
+    """`transition` with `via_token` in the data of each of its events: the service token that
+    carried the call (None: none did, and it comes back as it is)."""
+    if token is None or not isinstance(transition, RequestTransition | GrantTransition):
+        return transition
+    events = tuple(
+        replace(event, data={**event.data, "via_token": token}) for event in transition.events
+    )
+    return replace(transition, events=events)

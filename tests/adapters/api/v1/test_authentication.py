@@ -10,6 +10,7 @@ from tests.adapters.api.v1.world import (
     DAVE,
     READER,
     REVIEW_BOT,
+    REVOKER,
     Api,
     ServiceToken,
     problem_of,
@@ -116,6 +117,27 @@ def test_asking_for_a_person_needs_the_create_scope(api: Api) -> None:
         withdrawn = api.post(f"{LIST}/{request_id}/cancel", service=token, acting_for=ALICE)
         assert withdrawn.status_code == status, withdrawn.text
     assert withdrawn.json()["status"] == "cancelled"
+
+
+def test_the_audit_log_names_the_token_that_carried_a_call(api: Api) -> None:
+    """Asking and withdrawing for ALICE through the asker, and revoking BOB's way through the
+    revoker: each event names the person acting and, in `via_token`, the token; what ALICE
+    does herself names no token."""
+    body = {"application": "grafana", "justification": "INC-1 dashboards are blank"}
+    asked = api.post(LIST, service=ASKER, acting_for=ALICE, json=body).json()["request"]
+    api.post(f"{LIST}/{asked['id']}/cancel", service=ASKER, acting_for=ALICE)
+    grant = api.granted(ALICE)
+    revoked = api.delete(f"/api/v1/grants/{grant['id']}", service=REVOKER, acting_for=BOB)
+    assert revoked.status_code == 200, revoked.text
+    entries = api.get("/api/v1/audit", params={"limit": 100}, service=AUDITOR).json()["items"]
+    carried = {
+        (e["event"]["type"], e["event"]["actor"], e["event"]["data"].get("via_token"))
+        for e in entries
+    }
+    assert ("request_submitted", ALICE.email, "asker") in carried
+    assert ("request_cancelled", ALICE.email, "asker") in carried
+    assert ("grant_revoked", BOB.email, "revoker") in carried
+    assert ("request_submitted", ALICE.email, None) in carried  # her own, in api.granted
 
 
 def test_a_bad_user_token_with_a_service_token_is_401(api: Api) -> None:
