@@ -273,8 +273,9 @@ def _log(
             "proxy": flavour.name,
             "application": decision.application,
             "policy": decision.policy,
-            "effect": decision.effect.value,
-            "reasons": [r.value for r in decision.reasons],
+            # Enums and a tuple as they are: the decision log writes them by value.
+            "effect": decision.effect,
+            "reasons": decision.reasons,
             "identity_problem": token_problem,
             "status": status,
             "latency_ms": round((perf_counter() - started) * 1000, 3),

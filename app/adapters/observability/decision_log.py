@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
+from enum import Enum
 from typing import Any, Final
 
 import orjson
@@ -193,13 +194,13 @@ class DecisionLog:
         capture = self._capture if event == DECIDED else None
         if lines is None or (self._min_level > _INFO and capture is None):
             fields.update(self.inputs(context))
-            self._write(_INFO, "info", event, fields)
+            self._write(_INFO, "info", event, _plain(fields))
             return
         fields.update(self._signals(context))
         identity = context.identity
         person = _ANONYMOUS_JSON if identity is None else self._person(identity)[1]
         line = _serialised(fields, event, "info", self._stamp.now())
-        line = b"%b,%b}" % (line[:-1], person)
+        line = b"".join((line[:-1], b",", person, b"}"))
         if self._min_level <= _INFO:
             lines.msg(line)
         if capture is not None:
@@ -251,6 +252,17 @@ def _serialised(fields: dict[str, Any], event: str, level: str, timestamp: str) 
     if may_hold_token(line):
         line = orjson.dumps(scrub_record(fields))
     return line
+
+
+def _plain(fields: dict[str, Any]) -> dict[str, Any]:
+    """`fields` with enums as their values and tuples as lists, as the JSON line has them (for
+    structlog's console renderer, which would show their repr)."""
+    for key, value in fields.items():  # assigning existing keys only: safe while iterating
+        if isinstance(value, Enum):
+            fields[key] = value.value
+        elif isinstance(value, tuple):
+            fields[key] = [item.value if isinstance(item, Enum) else item for item in value]
+    return fields
 
 
 def _recordable(value: object) -> object | None:

@@ -19,6 +19,8 @@ class Timestamp:
     def __init__(self) -> None:
         self._second = -1
         self._prefix = ""
+        #: (millisecond, its text), replaced whole: threads may ask at once.
+        self._last = (-1, "")
 
     def __call__(
         self, _logger: Any, _method: str, event: MutableMapping[str, Any]
@@ -27,13 +29,19 @@ class Timestamp:
         return event
 
     def now(self) -> str:
-        """The current time, to the millisecond."""
-        now = time.time()
-        second = int(now)
+        """The current time, to the millisecond (formatted once per millisecond: a busy
+        service logs several decisions in each)."""
+        millisecond = int(time.time() * 1000)
+        last = self._last
+        if millisecond == last[0]:
+            return last[1]
+        second = millisecond // 1000
         if second != self._second:
-            self._second = second
             self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._prefix}.{int((now - second) * 1000):03d}Z"
+            self._second = second
+        text = f"{self._prefix}.{millisecond % 1000:03d}Z"
+        self._last = (millisecond, text)
+        return text
 
 
 class BufferedLines:
