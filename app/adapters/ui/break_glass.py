@@ -57,7 +57,12 @@ def break_glass_router(ui: Ui, emergency: EmergencyService, route_class: type) -
         grants = await emergency.awaiting_review(viewer.principal)
         rows = [(g, ui.application_name(g.application)) for g in grants]
         return ui.pages.render(
-            "break_glass_reviews.html", status=status, viewer=viewer, rows=rows, error=error
+            "break_glass_reviews.html",
+            status=status,
+            viewer=viewer,
+            rows=rows,
+            error=error,
+            nav="break-glass",
         )
 
     @router.get("/break-glass")

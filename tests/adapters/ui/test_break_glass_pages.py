@@ -69,7 +69,10 @@ def test_an_approver_judges_a_use_not_justified(site: Site) -> None:
         assert (await break_glass(olga)).status_code == 303
         own = await olga.get("/break-glass/reviews")
         assert 'id="no-reviews"' in own.text  # nobody reviews their own use
+        inbox = await carol.get("/inbox")  # reached from the menu of every page
+        assert 'href="/break-glass/reviews"' in inbox.text
         listing = await carol.get("/break-glass/reviews")
+        assert 'aria-current="page">Break-glass reviews<' in listing.text
         assert REASON in listing.text
         assert 'id="no-reviews"' not in listing.text
         action = listing.text.split('action="', 2)[1].split('"', 1)[0]
