@@ -8,8 +8,7 @@ ROOT (an admin) ends the sessions of one person after another: each is one audit
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -135,21 +134,3 @@ async def cursor_at(client: Redis, sink: str) -> str | None:
     """The entry id a sink's cursor names."""
     raw = await client.hget(cursor_key(sink), "id")
     return raw.decode() if raw is not None else None
-
-
-async def until(condition: Callable[[], bool], *, within: float = 10.0) -> None:
-    """Wait until `condition` holds; fail the test after `within` seconds."""
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for a condition")
-        await asyncio.sleep(0.02)
-
-
-async def until_true(probe: Callable[[], Awaitable[object]], *, within: float = 10.0) -> None:
-    """Wait until the awaited `probe` returns something truthy."""
-    deadline = time.monotonic() + within
-    while not await probe():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for a condition")
-        await asyncio.sleep(0.02)

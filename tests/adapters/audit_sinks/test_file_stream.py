@@ -13,8 +13,9 @@ from redis.asyncio import Redis
 
 from app.adapters.audit_sinks.cursor import cursor_key
 from app.config.audit_sinks import FileSink
-from tests.adapters.audit_sinks.harness import all_ids, append, cursor_at, streaming, until_true
+from tests.adapters.audit_sinks.harness import all_ids, append, cursor_at, streaming
 from tests.support.redis_server import RedisServer, RedisServerFactory
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.redis
 
@@ -55,7 +56,7 @@ async def delivered_up_to(client: Redis, entry_id: str) -> None:
     async def there() -> bool:
         return await cursor_at(client, "archive") == entry_id
 
-    await until_true(there)
+    await until(there)
 
 
 def test_the_file_is_rotated_by_size_keeping_the_newest_backups(

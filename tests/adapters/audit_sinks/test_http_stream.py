@@ -23,11 +23,10 @@ from tests.adapters.audit_sinks.harness import (
     cursor_at,
     http_sink,
     streaming,
-    until,
-    until_true,
 )
 from tests.adapters.audit_sinks.receivers import LinesReceiver
 from tests.support.redis_server import RedisServer, RedisServerFactory
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.redis
 
@@ -203,7 +202,7 @@ def test_entries_gone_before_delivery_are_reported_as_a_gap(
         more = await append(client, 5, first=3)
         await client.xdel(AUDIT_KEY, *more[:2])
         async with streaming(server.url, [http_sink(siem.url)], observer=counts):
-            await until_true(lambda: _cursor_is(client, more[-1]))
+            await until(lambda: _cursor_is(client, more[-1]))
         assert siem.ids() == written + more[2:]
         assert counts.of("siem", "gap") == 1
         assert await all_ids(client) == written + more[2:]
@@ -224,7 +223,7 @@ def test_a_new_sink_may_start_at_the_end_of_the_log(
         await append(client, 4)
         async with streaming(server.url, [http_sink(siem.url, start="end")]) as streamer:
             await until(lambda: streamer.runners[0].holding)
-            await until_true(lambda: _cursor_or_read(client))
+            await until(lambda: _cursor_or_read(client))
             later = await append(client, 2, first=4)
             await until(lambda: len(siem.ids()) >= 2)
         assert siem.ids() == later

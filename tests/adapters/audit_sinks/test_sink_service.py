@@ -16,17 +16,10 @@ from app.adapters.audit_sinks.service import build_streamer, progress
 from app.adapters.observability.metrics import Metrics
 from app.bootstrap import build, prepare_process
 from app.config import Settings, load_settings
-from tests.adapters.audit_sinks.harness import (
-    SECRET,
-    all_ids,
-    append,
-    http_sink,
-    streaming,
-    until,
-    until_true,
-)
+from tests.adapters.audit_sinks.harness import SECRET, all_ids, append, http_sink, streaming
 from tests.adapters.audit_sinks.receivers import LinesReceiver
 from tests.support.redis_server import RedisServer, RedisServerFactory
+from tests.support.waiting import until
 
 POLICY_DIR = Path(__file__).resolve().parents[3] / "policy_rules"
 
@@ -82,7 +75,7 @@ def test_the_service_streams_its_audit_log_to_a_file_while_it_runs(
                     lines = path.read_text().splitlines() if path.exists() else []
                     return [json.loads(line)["id"] for line in lines] == await all_ids(client)
 
-                await until_true(all_written)
+                await until(all_written)
                 assert set(written) <= {
                     json.loads(line)["id"] for line in path.read_text().splitlines()
                 }

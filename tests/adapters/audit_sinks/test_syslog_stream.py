@@ -13,9 +13,10 @@ from redis.asyncio import Redis
 from app.adapters.audit_sinks.records import AuditRecord
 from app.adapters.audit_sinks.syslog import frame, message
 from app.config.audit_sinks import SyslogSink
-from tests.adapters.audit_sinks.harness import Counts, append, cursor_at, streaming, until
+from tests.adapters.audit_sinks.harness import Counts, append, cursor_at, streaming
 from tests.adapters.audit_sinks.receivers import SyslogCollector, make_ca
 from tests.support.redis_server import RedisServer, RedisServerFactory
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.redis
 #: authpriv (10) at notice (5).

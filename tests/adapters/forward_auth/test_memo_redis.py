@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -23,10 +24,13 @@ from app.core.context import AccessContext
 from app.core.decision import Decision, Effect
 from app.services.decide import DecisionService
 from tests.adapters.forward_auth.memo_support import Observer
+from tests.support import waiting
 from tests.support.redis_server import RedisServer, RedisServerFactory
 from tests.support.workflow import ALICE, at_desk, shipped_policies
 
 DEADLINE = 15.0
+#: Every wait of this module: `waiting.until` with this module's deadline.
+until = functools.partial(waiting.until, within=DEADLINE)
 #: One check of ALICE at Grafana through the memo: (effect, memo hits so far).
 Seen = tuple[Effect, int]
 Check = Callable[[], Awaitable[Seen]]
@@ -39,15 +43,6 @@ SECOND_OPINION = GRAFANA.policy_named("Engineers, second opinion required")
 def server(redis_server_factory: RedisServerFactory) -> RedisServer:
     """One server for this module."""
     return redis_server_factory()
-
-
-async def until(check: Callable[[], bool], *, what: str) -> None:
-    """Poll `check` (letting the loop run) until true; fail after DEADLINE seconds."""
-    deadline = time.monotonic() + DEADLINE
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not {what} within {DEADLINE:g} s")
-        await asyncio.sleep(0.005)
 
 
 def now() -> datetime:

@@ -155,24 +155,6 @@ async def running(
             await asyncio.wait_for(task, timeout=options.block + 5.0)
 
 
-async def until(condition: Callable[[], bool], *, within: float = 8.0) -> None:
-    """Wait until `condition` holds; fail the test after `within` seconds."""
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for notifications")
-        await asyncio.sleep(0.02)
-
-
-async def until_true(probe: Callable[[], Awaitable[object]], *, within: float = 8.0) -> None:
-    """Wait until the awaited `probe` returns something truthy (a Redis count, say)."""
-    deadline = time.monotonic() + within
-    while not await probe():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for a condition")
-        await asyncio.sleep(0.02)
-
-
 async def ask(w: World, who: Identity = ALICE, *, reason: str = GRAFANA_REASON) -> AccessRequest:
     """`who` asks for Grafana from their desk (a personal laptop in France)."""
     outcome = await w.service.request_access(

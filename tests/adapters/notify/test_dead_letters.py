@@ -19,12 +19,12 @@ from tests.adapters.notify.harness import (
     ask,
     running,
     scenario,
-    until,
     webhook,
     with_attempts,
 )
 from tests.support.receivers import HttpReceiver
 from tests.support.redis_server import RedisServer, RedisServerFactory
+from tests.support.waiting import until
 from tests.support.workflow import World
 
 pytestmark = pytest.mark.redis

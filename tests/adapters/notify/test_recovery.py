@@ -33,12 +33,11 @@ from tests.adapters.notify.harness import (
     running,
     scenario,
     settled,
-    until,
-    until_true,
     webhook,
 )
 from tests.support.receivers import HttpReceiver
 from tests.support.redis_server import RedisServer, RedisServerFactory
+from tests.support.waiting import until
 from tests.support.workflow import CAROL, World
 
 pytestmark = pytest.mark.redis
@@ -84,11 +83,11 @@ def test_a_deleted_outbox_is_recreated_and_the_next_message_arrives_once(
     async def body(w: World) -> None:
         async with running(server.url, [webhook(hook.url)]) as worker:
             first = await ask(w)
-            await until_true(lambda: settled(w.client))
+            await until(lambda: settled(w.client))
             await w.client.delete(OUTBOX_KEY)
-            await until_true(lambda: group_exists(w.client))
+            await until(lambda: group_exists(w.client))
             second = await ask(w, CAROL)
-            await until_true(lambda: settled(w.client))
+            await until(lambda: settled(w.client))
             assert worker.status()["recoveries"] == 1
         assert types_for(hook, first.id) == ["request_submitted"]
         assert types_for(hook, second.id) == ["request_submitted"]
@@ -106,11 +105,11 @@ def test_a_destroyed_group_is_recreated_where_it_was(
     async def body(w: World) -> None:
         async with running(server.url, [webhook(hook.url)]) as worker:
             first = await ask(w)
-            await until_true(lambda: settled(w.client))
+            await until(lambda: settled(w.client))
             await w.client.xgroup_destroy(OUTBOX_KEY, GROUP)
-            await until_true(lambda: group_exists(w.client))
+            await until(lambda: group_exists(w.client))
             second = await ask(w, CAROL)
-            await until_true(lambda: settled(w.client))
+            await until(lambda: settled(w.client))
             status = worker.status()
         assert types_for(hook, first.id) == ["request_submitted"]
         assert types_for(hook, second.id) == ["request_submitted"]
@@ -130,14 +129,14 @@ def test_entries_written_while_the_group_was_missing_are_not_skipped(
     async def body(w: World) -> None:
         async with running(server.url, [webhook(hook.url)]):
             first = await ask(w)
-            await until_true(lambda: settled(w.client))
+            await until(lambda: settled(w.client))
         if loss == "destroy":
             await w.client.xgroup_destroy(OUTBOX_KEY, GROUP)
         else:
             await w.client.delete(OUTBOX_KEY)
         second = await ask(w, CAROL)
         async with running(server.url, [webhook(hook.url)]):
-            await until_true(lambda: settled(w.client))
+            await until(lambda: settled(w.client))
         assert types_for(hook, first.id) == ["request_submitted"]
         assert types_for(hook, second.id) == ["request_submitted"]
         assert len(hook.received) == 2
@@ -153,7 +152,7 @@ def test_a_new_group_sends_what_is_already_in_the_outbox(
     async def body(w: World) -> None:
         request = await ask(w)
         async with running(server.url, [webhook(hook.url)]):
-            await until_true(lambda: settled(w.client))
+            await until(lambda: settled(w.client))
         assert types_for(hook, request.id) == ["request_submitted"]
 
     scenario(server.url, body)
@@ -172,7 +171,7 @@ def test_a_new_group_does_not_replay_an_old_outbox(server: RedisServer, hook: Ht
         recent = await ask(w, CAROL)
         options = replace(FAST, fresh_window=timedelta(hours=1))
         async with running(server.url, [webhook(hook.url)], options=options):
-            await until_true(lambda: settled(w.client))
+            await until(lambda: settled(w.client))
         assert types_for(hook, recent.id) == ["request_submitted"]
         assert types_for(hook, old.id) == []
 
@@ -189,11 +188,11 @@ def test_notifications_resume_after_redis_restarts_empty(
     async def body(w: World) -> None:
         async with running(own.url, [webhook(hook.url)]) as worker:
             first = await ask(w)
-            await until_true(lambda: settled(w.client))
+            await until(lambda: settled(w.client))
             await asyncio.to_thread(restart_empty, own)
-            await until_true(lambda: answers(w.client))
+            await until(lambda: answers(w.client))
             second = await ask(w, CAROL)
-            await until_true(lambda: settled(w.client), within=15.0)
+            await until(lambda: settled(w.client), within=15.0)
             assert worker.status()["recoveries"] == 1
         assert types_for(hook, first.id) == ["request_submitted"]
         assert types_for(hook, second.id) == ["request_submitted"]
@@ -227,7 +226,7 @@ def test_a_gap_is_reported_on_readyz_and_metrics(server: RedisServer, hook: Http
     async def body(w: World) -> None:
         async with running(server.url, [webhook(hook.url)], observer=metrics) as worker:
             request = await ask(w)
-            await until_true(lambda: settled(w.client))
+            await until(lambda: settled(w.client))
             delivered = await last_entry(w)
             notice = json.dumps(expiry_warning(request, now=w.clock()).to_dict())
             async with w.client.pipeline(transaction=True) as multi:
@@ -236,7 +235,7 @@ def test_a_gap_is_reported_on_readyz_and_metrics(server: RedisServer, hook: Http
                 multi.xtrim(OUTBOX_KEY, maxlen=1, approximate=False)
                 multi.xgroup_destroy(OUTBOX_KEY, GROUP)
                 _, kept, _, _ = await multi.execute()
-            await until_true(lambda: settled(w.client))
+            await until(lambda: settled(w.client))
             response = await readyz(worker.status, w)
         assert types_for(hook, request.id) == ["request_submitted", "request_expiring"]
         assert response.status_code == 200
@@ -286,7 +285,7 @@ def test_redis_down_is_logged_once_per_loop_and_its_end_too(
 
     async def body(w: World) -> None:
         async with running(own.url, [webhook(hook.url)]) as worker:
-            await until_true(lambda: settled(w.client))
+            await until(lambda: settled(w.client))
             await asyncio.to_thread(own.stop)
             await until(lambda: worker.status()["failing"].get("read", {}).get("failures", 0) >= 4)
             assert recorded.of("notifier_error", "read") == 1

@@ -25,13 +25,12 @@ from tests.adapters.notify.harness import (
     running,
     scenario,
     slack,
-    until,
-    until_true,
     webhook,
     with_attempts,
 )
 from tests.support.receivers import HttpReceiver, SmtpReceiver
 from tests.support.redis_server import RedisServer, RedisServerFactory
+from tests.support.waiting import until
 from tests.support.workflow import BOB, CAROL, CTO, DAVE, ROOT, World, person
 
 NASTY = "INC-7 <!channel> <script>alert(1)</script>\nsecond line & <https://x.example|y>"
@@ -161,7 +160,7 @@ def test_a_receiver_down_for_a_while_gets_every_message_once_in_order(server: Re
             await w.service.approve(person(BOB), first.id, duration=None, comment=None)
             await w.service.deny(person(BOB), second.id, comment="not today")
             # Wait until the notifier has tried and scheduled retries for the dead receiver.
-            await until_true(lambda: w.client.zcard(RETRY_KEY))
+            await until(lambda: w.client.zcard(RETRY_KEY))
             receiver.start()
             await until(lambda: len(receiver.received) == 4)
             await asyncio.sleep(0.3)  # anything sent twice would have arrived by now

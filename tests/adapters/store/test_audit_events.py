@@ -6,9 +6,10 @@ written once the store takes it again."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +26,7 @@ from app.adapters.store.redis_workflow import RedisWorkflowStore
 from app.core.policy.digest import set_digest
 from app.services import audit_queue
 from app.services.policy_repository import PolicyRepository
+from tests.support import waiting
 from tests.support.redis_server import RedisServer, RedisServerFactory
 
 REPLICA = "web-1/4242"
@@ -45,6 +47,8 @@ policies:
 """
 #: A loaded 2-core machine can be slow; the conditions below usually hold within milliseconds.
 DEADLINE = 20.0
+#: Every wait of this module: `waiting.until` with this module's deadline.
+until = functools.partial(waiting.until, within=DEADLINE)
 
 
 @pytest.fixture(scope="module")
@@ -82,21 +86,6 @@ async def store_at(url: str) -> AsyncIterator[tuple[Any, RedisWorkflowStore]]:
 async def logged(client: Any) -> list[dict[str, Any]]:
     """Every event of the audit log, oldest first."""
     return [json.loads(fields["event"]) async for _, fields in audit.entries(client)]
-
-
-async def until(condition: Callable[[], Any], what: str) -> None:
-    """Wait until `condition()` is true (awaiting it when it returns an awaitable)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + DEADLINE
-    while True:
-        value = condition()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return
-        if loop.time() > deadline:
-            raise AssertionError(f"not within {DEADLINE}s: {what}")
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import threading
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,6 +27,7 @@ from app.core.approvals import Person, Scope
 from app.core.context import Identity
 from app.core.decision import Effect, GrantState
 from app.services.decide import DecisionService
+from tests.support import waiting
 from tests.support.redis_server import RedisServer, RedisServerFactory
 from tests.support.workflow import (
     ALICE,
@@ -45,6 +46,8 @@ T = TypeVar("T")
 #: Revoke-then-read rounds in the race test: enough to meet an unread invalidation many times.
 ROUNDS = 200
 DEADLINE = 15.0
+#: Every wait of this module: `waiting.until` with this module's deadline.
+until = functools.partial(waiting.until, within=DEADLINE)
 #: The event loops the races are run on: asyncio's own, and uvloop, which the service uses.
 LOOPS = pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
 
@@ -53,15 +56,6 @@ LOOPS = pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
 def server(redis_server_factory: RedisServerFactory) -> RedisServer:
     """One server for this module; every test empties it first."""
     return redis_server_factory()
-
-
-async def until(check: Callable[[], bool], *, what: str, within: float = DEADLINE) -> None:
-    """Poll `check` (letting the loop run) until true; fail after `within` seconds."""
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not {what} within {within:g} s")
-        await asyncio.sleep(0.005)
 
 
 @dataclass

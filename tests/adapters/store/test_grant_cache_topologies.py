@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import ssl
 import time
@@ -22,6 +23,7 @@ from app.adapters.store.keys import grant_key
 from app.adapters.store.tracking_target import topology_of
 from app.core.approvals import Person, Scope
 from app.core.decision import GrantState
+from tests.support import waiting
 from tests.support.ports import LOOPBACK
 from tests.support.redis_server import RedisServerFactory
 from tests.support.redis_topologies import (
@@ -37,17 +39,10 @@ T = TypeVar("T")
 ALICE = Person("https://idp.example.com", "u-alice")
 GRAFANA = Scope("grafana", "f" * 64)
 DEADLINE = 30.0
+#: Every wait of this module: `waiting.until` with this module's deadline.
+until = functools.partial(waiting.until, within=DEADLINE)
 #: Short, so that a moved slot is noticed quickly; the default is PROBE_INTERVAL.
 PROBE = 0.1
-
-
-async def until(check: Callable[[], bool], *, what: str, within: float = DEADLINE) -> None:
-    """Poll `check` (letting the loop run) until true; fail after `within` seconds."""
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not {what} within {within:g} s")
-        await asyncio.sleep(0.01)
 
 
 def following(client: Any, body: Callable[[CachedGrants], Awaitable[T]]) -> T:
