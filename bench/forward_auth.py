@@ -7,7 +7,8 @@ nginx with deploy/nginx/countersign.conf, then prints one table:
   (a) the ceilings; (b) /auth/nginx allow with a cached JWT (a device policy: decided every
   time); (c) /auth/nginx allow through an approval grant (identity-only: answered from the
   decision memo after the first check); (d) nginx → Countersign → static backend vs nginx →
-  the static backend directly; then the decision memo's hits and misses over the whole run.
+  the static backend directly, and (one connection) vs the same nginx asking the raw ASGI app
+  (the floor of an auth_request hop); then the decision memo's hits and misses over the run.
 
 BENCH_SERVER=granian serves Countersign's app with granian (a bench-only dev dependency)
 instead of uvicorn; BENCH_WORKERS=N runs N worker processes (CPU µs then counts them all).
@@ -238,6 +239,11 @@ def main() -> int:
         started.append(static_proc)
         proxy = start_proxy("nginx", Ports(measured_port, static_port, proxy_port), base / "nginx")
         started.append(proxy.process)
+        # The same nginx configuration asking the raw ASGI app instead (200 to every check):
+        # the floor of an auth_request hop to any uvicorn-served decision point.
+        floor_port = free_port()
+        floor = start_proxy("nginx", Ports(raw_port, static_port, floor_port), base / "nginx-floor")
+        started.append(floor.process)
 
         # The SRE policy wants a managed device: Bob's token carries the device claim.
         bob = _mint_managed(service.env, service.data_dir)
@@ -256,6 +262,7 @@ def main() -> int:
             fastapi=(f"http://127.0.0.1:{fast_port}/x", fast_proc.popen.pid),
             static=f"http://127.0.0.1:{static_port}/",
             proxy=f"http://127.0.0.1:{proxy_port}",
+            floor_proxy=f"http://127.0.0.1:{floor_port}",
             bob=bob,
             alice=alice,
             session=session,
@@ -292,6 +299,8 @@ class Rig:
     fastapi: tuple[str, int]
     static: str
     proxy: str
+    #: nginx with the same configuration, its auth_request answered by the raw ASGI app.
+    floor_proxy: str
     bob: str
     alice: str
     session: str
@@ -329,6 +338,13 @@ def _round(rig: Rig) -> list[Result]:
             through,
             connections="1",
             server=pid,
+        ),
+        wrk(
+            "(d) 1 conn: nginx -> raw ASGI auth -> backend",
+            f"{rig.floor_proxy}/d/1",
+            through,
+            connections="1",
+            server=rig.raw[1],
         ),
         wrk(
             "(e) /auth/nginx allow, session cookie",
@@ -409,6 +425,12 @@ def _print(results: list[Result], number: int) -> None:
     ):
         added = through.p50_ms - direct.p50_ms
         print(f"added p50 latency through Countersign (d), {label}: {added:.2f} ms")
+    floor, through = results[8], results[7]
+    print(
+        "of which the auth_request hop itself (nginx -> raw ASGI auth -> backend, 1 connection): "
+        f"{floor.p50_ms - results[6].p50_ms:.2f} ms; Countersign's decision over that floor: "
+        f"{through.p50_ms - floor.p50_ms:.2f} ms"
+    )
 
 
 def grafana_scope() -> Scope:
