@@ -190,6 +190,10 @@ class WorkflowStore(Protocol):
         there is no such grant."""
         ...
 
+    async def open_extension_id(self, grant_id: str) -> str | None:
+        """The id of the grant's open extension request, if it has one."""
+        ...
+
     async def update_extension(
         self, request_id: str, step: Callable[[AccessRequest, Grant], RequestTransition]
     ) -> RequestTransition:

@@ -8,7 +8,7 @@ stored record, atomically.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from app.core import approvals as core
 from app.core.approvals import (
@@ -20,11 +20,12 @@ from app.core.approvals import (
     RequestTransition,
     ReviewDecision,
 )
+from app.core.approvals.extending import lapse_extension
 from app.core.approvals.visibility import may_revoke_as_approver, oversees
 from app.core.approvals.windows import in_window
 from app.core.context import Identity
 from app.services.principal import Principal
-from app.services.workflow import Workflow, announce, new_id, onlooker
+from app.services.workflow import Workflow, announce, log, new_id, onlooker
 
 #: The issuer of a service token acting alone: no person has it, so it never holds a grant.
 TOKEN_ISSUER = "urn:countersign:service-token"  # noqa: S105  (a name, not a secret)
@@ -131,7 +132,24 @@ class Resolving(Workflow):
             ),
         )
         announce(result.events)
+        await self._lapse_extension(result.grant, now)
         return result.grant
+
+    async def _lapse_extension(self, grant: Grant, now: datetime) -> None:
+        """The ended grant's open extension request stops waiting (core `lapse_extension`). A
+        transition of its own, after the revoke: should it fail, the revoke stands and the
+        request lapses at the grant's old end as before (its approval is refused meanwhile)."""
+        request_id = await self._store.open_extension_id(grant.id)
+        if request_id is None:
+            return
+        try:
+            lapsed = await self._store.update_extension(
+                request_id, lambda request, current: lapse_extension(request, current, now=now)
+            )
+        except Exception as exc:  # the revoke is done; this is tidying after it
+            log.warning("extension_not_lapsed", grant_id=grant.id, problem=str(exc)[:200])
+            return
+        announce(lapsed.events)
 
 
 def _token_identity(principal: Principal) -> Identity:

@@ -301,10 +301,42 @@ async def sweep_at(r: World, *, at: datetime) -> object:
     return await r.service.sweep()
 
 
+#: How an approval that comes after the revoke is refused: before the revoke has lapsed the
+#: request, the grant is not active; after, the request is no longer pending.
+LOST_TO_A_REVOKE = frozenset(
+    {ErrorCode.GRANT_NOT_ACTIVE, ErrorCode.REQUEST_NOT_PENDING, ErrorCode.REQUEST_EXPIRED}
+)
+
+
+def test_a_revoke_ends_the_grants_open_extension_request(server: RedisServer) -> None:
+    """BOB revokes ALICE's grant while she waits for more time: the extension request stops
+    waiting at once (EXPIRED, `request_expired` because `grant-not-active`), so no approver
+    is left with a request whose approval could only be refused."""
+
+    async def body(w: World) -> None:
+        grant = await granted(w)
+        asked = await extension(w, grant)
+        await w.service.revoke(person(BOB), grant.id, reason="incident over")
+        request = await w.service.get_request(person(ALICE), asked.id)
+        assert request.status is RequestStatus.EXPIRED
+        lapsed = [
+            e
+            for e in await audit_events(w.client)
+            if e["type"] == "request_expired" and e["request_id"] == asked.id
+        ]
+        assert [e["data"]["because"] for e in lapsed] == ["grant-not-active"]
+        with pytest.raises(ApprovalError) as refused:
+            await w.service.approve(person(BOB), asked.id, duration=None, comment=None)
+        assert refused.value.code in LOST_TO_A_REVOKE
+
+    scenario(server.url, body)
+
+
 def test_race_extension_approval_against_revocation(server: RedisServer) -> None:
     """BOB approves the extension on one replica while another revokes the grant: whichever
-    wins, the grant ends REVOKED; an approval that lost is `grant-not-active` and leaves the
-    request pending; one that won is in the audit log before the revocation."""
+    wins, the grant ends REVOKED; an approval that lost is refused (`grant-not-active`, or the
+    request no longer pending once the revoke has lapsed it) and the request ends EXPIRED; one
+    that won is in the audit log before the revocation."""
 
     async def body(w: World) -> set[str]:
         seen: set[str] = set()
@@ -320,9 +352,9 @@ def test_race_extension_approval_against_revocation(server: RedisServer) -> None
             assert final.status is GrantStatus.REVOKED
             kinds = [e["type"] for e in await audit_events(w.client)]
             if isinstance(approval, ApprovalError):
-                assert approval.code is ErrorCode.GRANT_NOT_ACTIVE
+                assert approval.code in LOST_TO_A_REVOKE, approval.code
                 request = await w.service.get_request(person(ALICE), asked.id)
-                assert request.status is RequestStatus.PENDING
+                assert request.status is RequestStatus.EXPIRED
                 assert "grant_extended" not in kinds
                 seen.add("revoked first")
             else:

@@ -175,6 +175,11 @@ class RedisWorkflowStore(EmergencyStore, RedisRecords):
 
         return await self._transactions.run([open_key, record], body, self._writes.request)
 
+    async def open_extension_id(self, grant_id: str) -> str | None:
+        """The id of the grant's open extension request, if it has one."""
+        found = await self._client.get(extension_key(grant_id))
+        return text(found) if found is not None else None
+
     async def update_extension(
         self, request_id: str, step: Callable[[AccessRequest, Grant], RequestTransition]
     ) -> RequestTransition:

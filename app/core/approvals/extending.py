@@ -22,8 +22,8 @@ from app.core.approvals.events import Event, EventType, RequestTransition
 from app.core.approvals.grant import Grant, GrantKind
 from app.core.approvals.granting import grant_event
 from app.core.approvals.person import Scope
-from app.core.approvals.request import AccessRequest, Requester, ReviewDecision
-from app.core.approvals.requesting import submit
+from app.core.approvals.request import AccessRequest, Requester, RequestStatus, ReviewDecision
+from app.core.approvals.requesting import request_event, resolve, submit
 from app.core.approvals.reviewing import review
 from app.core.context import Identity
 from app.core.policy.model import Policy
@@ -137,3 +137,23 @@ def _extended(
             "added": encode_seconds(extended.expires_at - before.expires_at),
         },
     )
+
+
+def lapse_extension(request: AccessRequest, grant: Grant, *, now: datetime) -> RequestTransition:
+    """An extension request whose grant is no longer live (revoked, ended early) stops waiting
+    at once: EXPIRED, with `request_expired` saying `because: grant-not-active`, so no approver
+    is left with a request whose approval could only be refused. A request already resolved,
+    or whose grant is still live, comes back unchanged with no events."""
+    now = require_aware(now)
+    if request.extends != grant.id:
+        raise ValueError("the grant is not the one the request extends")
+    if request.status is not RequestStatus.PENDING or grant.is_active(now):
+        return RequestTransition(request, ())
+    expired = resolve(request, RequestStatus.EXPIRED, at=now, by=None)
+    event = request_event(
+        expired,
+        EventType.REQUEST_EXPIRED,
+        now,
+        data={"expires_at": encode_time(now), "because": "grant-not-active"},
+    )
+    return RequestTransition(expired, (event,))

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
+
 from app.core.approvals import (
     ErrorCode,
     EventType,
@@ -17,7 +19,7 @@ from app.core.approvals import (
     ReviewDecision,
     revoke,
 )
-from app.core.approvals.extending import ask_extension, review_extension
+from app.core.approvals.extending import ask_extension, lapse_extension, review_extension
 from app.core.approvals.granting import justify
 from app.core.policy.fingerprint import with_fingerprint
 from tests.core.approvals.people import (
@@ -202,3 +204,25 @@ def test_the_requester_never_approves_their_own_extension() -> None:
             policy=SRE_LEADS,
             now=NOW + timedelta(minutes=40),
         )
+
+
+def test_a_revoked_grants_extension_request_lapses_at_once() -> None:
+    """Lapsed against the revoked grant: EXPIRED at that moment, `request_expired` because
+    `grant-not-active`; against the live grant, or once resolved, nothing changes."""
+    at = NOW + timedelta(minutes=35)
+    pending = extension().request
+    revoked = revoke(GRANT, by=BOB, is_admin=False, is_approver=True, now=at).grant
+    lapsed = lapse_extension(pending, revoked, now=at)
+    assert (lapsed.request.status, lapsed.request.resolved_at) == (RequestStatus.EXPIRED, at)
+    assert [(e.type, e.data["because"]) for e in lapsed.events] == [
+        (EventType.REQUEST_EXPIRED, "grant-not-active")
+    ]
+    assert lapse_extension(pending, GRANT, now=at).events == ()
+    assert lapse_extension(lapsed.request, revoked, now=at).events == ()
+
+
+def test_only_the_extended_grant_lapses_its_request() -> None:
+    """Another grant than the one the request extends is a programming error."""
+    other = replace(GRANT, id="g-other")
+    with pytest.raises(ValueError, match="not the one the request extends"):
+        lapse_extension(extension().request, other, now=ASKED_AT)
