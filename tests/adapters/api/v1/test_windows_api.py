@@ -141,8 +141,8 @@ def test_someone_elses_grant_cannot_be_extended(api: Api) -> None:
 
 
 def test_an_extension_approved_after_a_revocation_is_a_conflict(api: Api) -> None:
-    """Revoked while the extension waited: the approval is 409 grant-not-active, and the grant
-    stays revoked."""
+    """Revoked while the extension waited: the request stopped waiting with the revoke
+    (expired), the approval is 409 request-not-pending, and the grant stays revoked."""
     grant = api.granted(ALICE)
     asked = api.post(
         f"/api/v1/grants/{grant['id']}/extend",
@@ -150,7 +150,10 @@ def test_an_extension_approved_after_a_revocation_is_a_conflict(api: Api) -> Non
         json={"justification": "INC-42 still digging"},
     ).json()
     assert api.delete(f"/api/v1/grants/{grant['id']}", who=BOB).status_code == 200
+    assert api.get(f"/api/v1/access-requests/{asked['id']}", who=ALICE).json()["status"] == (
+        "expired"
+    )
     refused = api.approve(BOB, asked["id"])
     assert refused.status_code == 409
-    assert problem_of(refused)["code"] == "grant-not-active"
+    assert problem_of(refused)["code"] == "request-not-pending"
     assert api.get(f"/api/v1/grants/{grant['id']}", who=ALICE).json()["status"] == "revoked"
