@@ -3,8 +3,9 @@ the decision capture: the same records, decisions only, appended to a file of th
 
 A decision line is the hottest log line there is (one per request the proxies ask about), and
 structlog's processor chain cost several times the rest of its logging. Here the line is a
-flat dict serialised once with orjson and appended to the same buffered stream as every other
-log line (so lines stay in order), flushed on a timer and at exit.
+flat dict serialised once with orjson (the person's fields serialised once per verified
+identity and spliced in) and appended to the same buffered stream as every other log line (so
+lines stay in order), flushed on a timer and at exit.
 
 A decision record carries every input the policy core judged (docs/adr/0013): the request,
 the person (subject, issuer, e-mail, groups, amr, the claims named by DECISION_CLAIMS), the
