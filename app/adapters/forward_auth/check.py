@@ -156,7 +156,6 @@ class Checker:
         _log(
             decision,
             flavour=flavour,
-            original=original,
             context=context,
             request_id=request.request_id,
             token_problem=token_problem,
@@ -257,7 +256,6 @@ def _log(
     decision: Decision,
     *,
     flavour: Flavour,
-    original: OriginalRequest,
     context: AccessContext,
     request_id: str,
     token_problem: str | None,

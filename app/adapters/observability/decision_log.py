@@ -184,10 +184,6 @@ class DecisionLog:
         self._addresses[id(address)] = (address, text)
         return text
 
-    def info(self, event: str, fields: dict[str, Any]) -> None:
-        """One decision, `fields` already holding its inputs (see `inputs`)."""
-        self._write(_INFO, "info", event, fields)
-
     def decided(self, event: str, fields: dict[str, Any], context: AccessContext) -> None:
         """One decision: `fields` (what the check knows) plus every input of `context`. The
         person's part of the line is serialised once per identity and spliced in."""
